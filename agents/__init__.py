@@ -1,0 +1,1 @@
+"""Exploration agents with Stable-Baselines3's interface."""

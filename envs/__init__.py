@@ -1,0 +1,24 @@
+"""Gymnasium environments for exploration research.
+
+Importing this package registers every environment under the ``maxplore/`` namespace::
+
+    import gymnasium as gym
+    import envs
+    env = gym.make("maxplore/Chain-v0", length=50, layout_seed=0)
+"""
+
+from gymnasium.envs.registration import register, registry
+
+from envs.chain import ChainEnv
+from envs.wrappers import TransitionCoverage
+
+__all__ = ["ChainEnv", "TransitionCoverage", "maxplore_ids"]
+
+
+def maxplore_ids() -> list[str]:
+    """Every registered environment id in the ``maxplore/`` namespace."""
+    return sorted(env_id for env_id in registry if env_id.startswith("maxplore/"))
+
+
+if "maxplore/Chain-v0" not in registry:
+    register(id="maxplore/Chain-v0", entry_point="envs.chain:ChainEnv")

@@ -1,0 +1,63 @@
+"""TransitionCoverage on hand-written action sequences."""
+
+import gymnasium as gym
+import pytest
+
+import envs
+from envs import TransitionCoverage
+
+
+def test_coverage_counts_distinct_pairs_across_resets():
+    # randomize_actions=False: action 1 moves right, action 0 left, 4 states, 8 pairs.
+    env = TransitionCoverage(gym.make("maxplore/Chain-v0", length=4, randomize_actions=False, horizon=3))
+    _, info = env.reset(seed=0)
+    assert info["coverage"] == 0.0 and info["episodes"] == 1 and info["transitions_seen"] == 0
+    seen = []
+    for a in (1, 1, 1):  # (1,1) (2,1) (3,1); truncated after 3 steps
+        _, _, _, truncated, info = env.step(a)
+        seen.append(info["transitions_seen"])
+    assert truncated and seen == [1, 2, 3]
+    assert info["coverage"] == pytest.approx(3 / 8)
+    _, info = env.reset()
+    assert info["episodes"] == 2 and info["transitions_seen"] == 3  # kept across resets
+    for a in (1, 0, 0):  # (1,1) again, then (2,0) (1,0)
+        _, _, _, _, info = env.step(a)
+    assert info["transitions_seen"] == 5
+    assert env.episodes_to_full_coverage is None
+    env.reset()
+    for a in (0, 0, 1):  # (1,0) again, (0,0), (0,1)
+        _, _, _, _, info = env.step(a)
+    assert info["transitions_seen"] == 7
+    env.reset()
+    for a in (1, 1, 0):  # (1,1) (2,1) (3,0): the last untried pair, in episode 4
+        _, _, _, _, info = env.step(a)
+    assert info["coverage"] == 1.0 and env.episodes_to_full_coverage == 4
+    env.reset()
+    assert env.episodes_to_full_coverage == 4
+
+
+def test_coverage_reads_info_state_for_box_observations():
+    env = TransitionCoverage(gym.make("maxplore/Chain-v0", length=3, encoding="onehot", randomize_actions=False))
+    env.reset(seed=0)
+    env.step(1)  # (1,1) -> 2
+    _, _, _, _, info = env.step(1)  # (2,1)
+    assert info["transitions_seen"] == 2 and env.tried[1, 1] and env.tried[2, 1]
+    assert env.n_states == 3
+
+
+def test_coverage_rejects_continuous_actions():
+    env = gym.make("Pendulum-v1")
+    with pytest.raises(TypeError, match="Discrete action space"):
+        TransitionCoverage(env)
+
+
+def test_coverage_needs_state_count():
+    env = gym.make("CartPole-v1")
+    with pytest.raises(ValueError, match="n_states"):
+        TransitionCoverage(env)
+
+
+def test_step_before_reset_is_an_error():
+    env = TransitionCoverage(envs.ChainEnv(length=3))
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)

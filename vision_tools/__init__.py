@@ -1,0 +1,1 @@
+"""Vision and normalisation components reused by the agents' encoders."""

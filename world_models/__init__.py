@@ -1,0 +1,1 @@
+"""Vectorised ensembles of forward models, their utilities and the exploration MDP."""

@@ -25,7 +25,9 @@ SUITES = ("env-speed", "max-chain", "speed")
 
 @dataclass
 class BenchmarkConfig:
-    suite: str = field(default="env-speed", metadata={"help": "which suite to run", "choices": SUITES, "positional": True})
+    suite: str = field(
+        default="env-speed", metadata={"help": "which suite to run", "choices": SUITES, "positional": True}
+    )
     out: str = field(default="runs/benchmarks", metadata={"help": "folder for the JSON results"})
     quick: bool = field(default=False, metadata={"help": "fewer seeds/steps: a smoke run, not a result"})
     seeds: int = field(default=5, metadata={"help": "seeds (layout seeds) per setting"})

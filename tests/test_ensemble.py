@@ -1,0 +1,95 @@
+"""The batched ensemble equals its members run one by one; heads behave as documented."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from world_models.discrete import DiscreteDynamicsEnsemble
+from world_models.ensemble import CategoricalEnsemble, EnsembleLinear, EnsembleMLP, GaussianEnsemble
+
+
+def member_reference(mlp: EnsembleMLP, x: torch.Tensor, member: int) -> torch.Tensor:
+    """Run one member alone with plain F.linear: the slow, obvious version."""
+    act = {"swish": F.silu, "relu": F.relu, "tanh": torch.tanh}[mlp.activation]
+    h = x
+    for i, layer in enumerate(mlp.layers):
+        h = F.linear(h, layer.weight[member].T, layer.bias[member, 0])
+        if i < len(mlp.layers) - 1:
+            h = act(h)
+    return h
+
+
+@pytest.mark.parametrize("activation", ["swish", "relu", "tanh"])
+@pytest.mark.parametrize("n_hidden_layers", [0, 1, 3])
+def test_batched_equals_each_member_alone(activation, n_hidden_layers):
+    torch.manual_seed(0)
+    mlp = EnsembleMLP(7, 5, out_features=3, hidden_size=16, n_hidden_layers=n_hidden_layers, activation=activation)
+    x = torch.randn(7, 11, 5)  # a different batch per member
+    out = mlp(x)
+    assert out.shape == (7, 11, 3)
+    for e in range(7):
+        assert torch.allclose(out[e], member_reference(mlp, x[e], e), atol=1e-6)
+    shared = torch.randn(11, 5)  # one batch shared by all members
+    assert torch.allclose(mlp(shared), mlp(shared.expand(7, 11, 5)))
+
+
+def test_members_are_independent():
+    torch.manual_seed(0)
+    layer = EnsembleLinear(4, 3, out_features=2)
+    x = torch.randn(4, 8, 3, requires_grad=True)
+    layer(x)[2].sum().backward()
+    grads = layer.weight.grad.abs().sum((1, 2))
+    assert grads[2] > 0 and grads[[0, 1, 3]].sum() == 0
+
+
+def test_categorical_nll_is_minus_log_softmax():
+    torch.manual_seed(0)
+    model = CategoricalEnsemble(3, 4, n_classes=6)
+    x, y = torch.randn(5, 4), torch.randint(0, 6, (5,))
+    expected = -torch.log_softmax(model(x), -1)[:, torch.arange(5), y]
+    assert torch.allclose(model.nll(x, y), expected)
+    assert torch.allclose(model.probs(x).sum(-1), torch.ones(3, 5))
+
+
+def test_gaussian_log_variance_is_bounded():
+    torch.manual_seed(0)
+    model = GaussianEnsemble(4, 3, out_dim=2, min_log_var=-5.0, max_log_var=-1.0)
+    with torch.no_grad():
+        model.layers[-1].bias.fill_(1e3)  # push the raw log-variance to its extreme
+    _, var = model.mean_and_var(torch.randn(9, 3))
+    assert var.shape == (4, 9, 2)
+    assert var.log().max().item() == pytest.approx(-1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="min_log_var"):
+        GaussianEnsemble(2, 3, out_dim=1, min_log_var=0.0, max_log_var=-1.0)
+
+
+def test_gaussian_nll_matches_torch_distribution():
+    torch.manual_seed(0)
+    model = GaussianEnsemble(3, 2, out_dim=4)
+    x, y = torch.randn(6, 2), torch.randn(6, 4)
+    mean, var = model.mean_and_var(x)
+    exact = -torch.distributions.Normal(mean, var.sqrt()).log_prob(y.unsqueeze(0)).sum(-1)
+    const = 0.5 * 4 * torch.log(torch.tensor(2 * torch.pi))
+    assert torch.allclose(model.nll(x, y) + const, exact, atol=1e-5)
+
+
+def test_discrete_model_mdp_rows_are_distributions():
+    model = DiscreteDynamicsEnsemble(6, 3, ensemble_size=4)
+    transitions, utility = model.exploration_mdp()
+    assert transitions.shape == (6, 3, 6) and utility.shape == (6, 3)
+    assert torch.allclose(transitions.sum(-1), torch.ones(6, 3), atol=1e-6)
+    assert (utility >= 0).all() and (utility <= torch.log(torch.tensor(4.0))).all()
+
+
+def test_untrained_members_disagree_on_every_pair():
+    torch.manual_seed(0)
+    _, utility = DiscreteDynamicsEnsemble(10, 2, ensemble_size=5, code_scale=3.0).exploration_mdp()
+    assert (utility > 0.1).all()
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"ensemble_size": 0}, "ensemble_size"), ({"hidden_size": 0}, "hidden")])
+def test_bad_sizes(kwargs, name):
+    base = {"ensemble_size": 2, "in_features": 3, "out_features": 1}
+    base.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        EnsembleMLP(base.pop("ensemble_size"), base.pop("in_features"), **base)

@@ -1,0 +1,171 @@
+"""MAX on discrete worlds: exploration, the noisy-TV property, SB3 interface, save/load, determinism."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+
+import envs  # noqa: F401
+from agents.callbacks import CoverageCallback
+from agents.max import MAX
+from envs import TransitionCoverage
+from world_models.bootstrap import bootstrap_weights, fit
+from world_models.discrete import DiscreteDynamicsEnsemble
+
+
+def chain(length=10, layout_seed=0, **kwargs):
+    return TransitionCoverage(gym.make("maxplore/Chain-v0", length=length, layout_seed=layout_seed, **kwargs))
+
+
+@pytest.mark.parametrize("layout_seed", [0, 1, 2])
+def test_max_tries_every_transition_of_a_10_state_chain_within_3_episodes(layout_seed):
+    # A random walk needs tens of episodes here; MAX measured 2 on every layout seed.
+    model = MAX(chain(10, layout_seed), seed=layout_seed)
+    callback = CoverageCallback(max_episodes=10)
+    model.learn(10_000, callback=callback)
+    assert callback.episodes_to_full_coverage is not None
+    assert callback.episodes_to_full_coverage <= 3
+    assert model.coverage == 1.0
+
+
+def test_noisy_tv_utility_falls_while_prediction_error_stays_high():
+    """An action with a uniformly random outcome: the ensemble learns it is noise, so JSD -> 0, while
+    the error of predicting the outcome (what a curiosity bonus rewards) stays near log S."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    S, E = 8, 5
+    model = DiscreteDynamicsEnsemble(S, 2, ensemble_size=E, code_scale=2.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+    # deterministic pairs (s, 0) -> s - 1 for s = 4..7, and the noisy TV (0, 1) -> uniform
+    det_s = torch.arange(4, 8)
+    states, actions, outcomes = [det_s], [torch.zeros(4, dtype=torch.long)], [det_s - 1]
+    utilities, errors = [], []
+    n_seen = 0
+    for n in (8, 32, 128, 512, 2048):
+        k = n - n_seen
+        n_seen = n
+        states.append(torch.zeros(k, dtype=torch.long))
+        actions.append(torch.ones(k, dtype=torch.long))
+        outcomes.append(torch.as_tensor(rng.integers(0, S, k)))
+        s, a, o = torch.cat(states), torch.cat(actions), torch.cat(outcomes)
+        weights = torch.as_tensor(bootstrap_weights(len(s), E, "bayesian", np.random.default_rng(n)))
+        fit(lambda _, s=s, a=a, o=o: model.nll(s, a, o), weights, optimizer, steps=200)
+        _, utility = model.exploration_mdp()
+        utilities.append(utility[0, 1].item())
+        with torch.no_grad():
+            fresh = torch.as_tensor(rng.integers(0, S, 512))
+            ones = torch.ones(512, dtype=torch.long)
+            errors.append(model.nll(ones * 0, ones, fresh).mean().item())
+    assert utilities[-1] < 0.02 and utilities[-1] < 0.1 * utilities[0]
+    assert all(b <= a * 1.05 for a, b in zip(utilities, utilities[1:], strict=False))  # keeps falling
+    assert min(errors) > 0.95 * np.log(S)  # prediction error stays at the noise floor
+    _, utility = model.exploration_mdp()
+    assert utility[5, 0] < 0.01  # a deterministic pair, learned
+    assert utility[3, 0] > 10 * utility[0, 1]  # an untried pair stays far more interesting than the TV
+
+
+def test_rejects_box_observations():
+    with pytest.raises(TypeError, match="Discrete observation"):
+        MAX(gym.make("maxplore/Chain-v0", encoding="onehot"))
+    with pytest.raises(TypeError, match="Discrete"):
+        MAX(gym.make("Pendulum-v1"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"ensemble_size": 1}, "ensemble_size"),
+        ({"gradient_steps": 0}, "gradient_steps"),
+        ({"train_freq": 0}, "train_freq"),
+        ({"bootstrap": "jackknife"}, "bootstrap"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"planning_horizon": 0}, "planning_horizon"),
+        ({"learning_starts": -1}, "learning_starts"),
+    ],
+)
+def test_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        MAX(chain(5), **kwargs)
+
+
+def test_callback_returning_false_stops_learning():
+    class StopAfterFive(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.num_timesteps < 5
+
+    model = MAX(chain(5), seed=0)
+    model.learn(100, callback=StopAfterFive())
+    assert model.num_timesteps == 5
+
+
+def run_trace(seed: int, steps: int = 80):
+    model = MAX(chain(12, layout_seed=4), seed=seed)
+    model.learn(steps)
+    return model
+
+
+def test_same_seed_same_run():
+    a, b = run_trace(3), run_trace(3)
+    assert np.array_equal(a.visits, b.visits)
+    assert np.array_equal(a._weights, b._weights)
+    for pa, pb in zip(a.ensemble.parameters(), b.ensemble.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    c = run_trace(4)
+    assert not np.array_equal(a._weights, c._weights)
+
+
+def test_save_load_same_actions_and_continue(tmp_path):
+    horizon = 19  # length 10 + 9
+    model = MAX(chain(10, layout_seed=2), seed=1)
+    model.learn(2 * horizon)  # stop on an episode boundary
+    model.save(tmp_path / "max_chain")
+    path = tmp_path / "max_chain.pt"
+    assert path.exists() and not list(tmp_path.glob("*.tmp"))
+    raw = torch.load(path, weights_only=True)  # plain tensors and values only
+    assert raw["counters"]["num_timesteps"] == 2 * horizon
+
+    loaded = MAX.load(tmp_path / "max_chain", env=chain(10, layout_seed=2))
+    states = np.arange(10)
+    assert np.array_equal(model.predict(states, deterministic=True)[0], loaded.predict(states, deterministic=True)[0])
+    assert np.array_equal(loaded.visits, model.visits)
+
+    model.learn(horizon, reset_num_timesteps=False)
+    loaded.learn(horizon, reset_num_timesteps=False)
+    assert loaded.num_timesteps == model.num_timesteps == 3 * horizon
+    assert np.array_equal(loaded.visits, model.visits)  # continued exactly as the original did
+    for pa, pb in zip(model.ensemble.parameters(), loaded.ensemble.parameters(), strict=True):
+        assert torch.allclose(pa, pb)
+
+
+def test_load_without_env_predicts(tmp_path):
+    model = MAX(chain(6), seed=0)
+    model.learn(30)
+    model.save(tmp_path / "m.pt")
+    loaded = MAX.load(tmp_path / "m.pt")
+    obs = np.array([0, 3, 5])
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+    action, _ = loaded.predict(2)
+    assert np.ndim(action) == 0 and action in (0, 1)
+    with pytest.raises(ValueError, match="no env"):
+        loaded.learn(10)
+    with pytest.raises(ValueError, match="observation"):
+        loaded.predict(np.array([6]))
+
+
+def test_load_rejects_other_spaces(tmp_path):
+    model = MAX(chain(6), seed=0)
+    model.save(tmp_path / "m")
+    with pytest.raises(ValueError, match="spaces"):
+        MAX.load(tmp_path / "m", env=chain(7))
+
+
+def test_tensorboard_tags(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model = MAX(chain(6), seed=0, tensorboard_log=str(tmp_path))
+    model.learn(3 * 15, tb_log_name="max")
+    runs = list(tmp_path.glob("max_*"))
+    assert len(runs) == 1
+    tags = set(EventAccumulator(str(runs[0])).Reload().Tags()["scalars"])
+    assert {"explore/coverage", "explore/utility_mean", "model/nll", "rollout/ep_rew_mean"} <= tags

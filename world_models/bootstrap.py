@@ -1,0 +1,86 @@
+"""Bootstrap training of an ensemble: each member fits its own resample of the data.
+
+The resample is drawn per transition when it is stored (an online bootstrap, Oza & Russell 2001) and
+kept for the transition's life, so refitting on all data never reshuffles who saw what:
+
+- ``"poisson"``: each member weights each transition by a Poisson(1) count, the online equivalent of
+  resampling with replacement (the scheme of the calibration run in DESIGN.md);
+- ``"bayesian"``: each member weights each transition by an Exponential(1) draw, Rubin's (1981) Bayesian
+  bootstrap (Dirichlet(1, ..., 1) weights up to normalisation). No member ever ignores a transition, so a
+  deterministic outcome seen once is learned by all members, while members still weigh conflicting
+  (noisy) outcomes differently;
+- ``"bernoulli"``: each member keeps each transition with probability 1/2 (Osband et al. 2016's masks);
+- ``"none"``: every member sees every transition once; members differ only by their initialisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+BOOTSTRAP_SCHEMES = ("bayesian", "poisson", "bernoulli", "none")
+
+
+def bootstrap_weights(n: int, ensemble_size: int, scheme: str, rng: np.random.Generator) -> np.ndarray:
+    """Per-member weights of ``n`` new transitions, shape (E, n), float32.
+
+    :param n: number of transitions.
+    :param ensemble_size: number of members E.
+    :param scheme: one of ``BOOTSTRAP_SCHEMES`` (see the module docstring).
+    :param rng: the generator to draw from (the caller's, so runs are reproducible).
+    """
+    if scheme == "bayesian":
+        return rng.exponential(1.0, size=(ensemble_size, n)).astype(np.float32)
+    if scheme == "poisson":
+        return rng.poisson(1.0, size=(ensemble_size, n)).astype(np.float32)
+    if scheme == "bernoulli":
+        return (rng.random((ensemble_size, n)) < 0.5).astype(np.float32)
+    if scheme == "none":
+        return np.ones((ensemble_size, n), dtype=np.float32)
+    raise ValueError(f"bootstrap must be one of {BOOTSTRAP_SCHEMES}, got {scheme!r}")
+
+
+def weighted_member_loss(nll: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over members of each member's weighted mean NLL.
+
+    :param nll: (E, B) per-member, per-sample negative log-likelihoods.
+    :param weights: (E, B) bootstrap weights; a member whose weights are all 0 contributes 0.
+    """
+    per_member = (weights * nll).sum(1) / weights.sum(1).clamp_min(1.0)  # (E,)
+    return per_member.mean()
+
+
+def fit(
+    nll_fn,
+    weights: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    steps: int,
+    batch_size: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> float:
+    """Take ``steps`` optimiser steps on the bootstrap-weighted NLL; return the last step's loss.
+
+    :param nll_fn: ``nll_fn(index)`` gives the (E, b) NLL of the samples at ``index`` (a LongTensor),
+        or of all samples when ``index`` is ``None``.
+    :param weights: (E, N) bootstrap weights of all N samples.
+    :param optimizer: optimiser over the ensemble's parameters.
+    :param steps: number of gradient steps.
+    :param batch_size: minibatch size; ``None`` (or N <= batch_size) uses all samples in every step.
+    :param rng: generator for minibatch indices (needed when minibatching).
+    """
+    n = weights.shape[1]
+    loss = torch.zeros(())
+    for _ in range(steps):
+        if batch_size is None or n <= batch_size:
+            index, w = None, weights
+        else:
+            if rng is None:
+                raise ValueError("rng is needed to draw minibatches")
+            index = torch.as_tensor(rng.integers(0, n, size=batch_size), device=weights.device)
+            w = weights[:, index]  # (E, b)
+        loss = weighted_member_loss(nll_fn(index), w)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return float(loss.detach())

@@ -1,0 +1,163 @@
+"""Ensembles of forward models that run all members in one batched matmul.
+
+Following the official code of MAX (Shyam, Jaskowski & Gomez, "Model-Based Active Exploration", ICML
+2019), every layer holds one weight tensor shaped ``(E, in, out)`` and evaluates all E members with a
+single ``torch.baddbmm``; there is no Python loop over members. Inputs and outputs carry the member
+axis first: ``(E, B, features)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {"swish": F.silu, "relu": F.relu, "tanh": torch.tanh}
+
+
+def _check_positive_int(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+class EnsembleLinear(nn.Module):
+    """E independent affine maps applied in one ``torch.baddbmm``.
+
+    :param ensemble_size: number of members E.
+    :param in_features: input width.
+    :param out_features: output width.
+    :param init_scale: weights and biases are drawn from U(-k, k) with ``k = init_scale / sqrt(in)``
+        (``init_scale=1`` is ``nn.Linear``'s default). A larger scale on a one-hot input layer keeps
+        the members' codes of unseen inputs far apart.
+    """
+
+    def __init__(self, ensemble_size: int, in_features: int, *, out_features: int, init_scale: float = 1.0) -> None:
+        super().__init__()
+        for name, value in (("ensemble_size", ensemble_size), ("in_features", in_features)):
+            _check_positive_int(name, value)
+        _check_positive_int("out_features", out_features)
+        self.ensemble_size = ensemble_size
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = nn.Parameter(torch.empty(ensemble_size, in_features, out_features))  # (E, in, out)
+        self.bias = nn.Parameter(torch.empty(ensemble_size, 1, out_features))  # (E, 1, out)
+        bound = init_scale / math.sqrt(in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (E, B, in) -> (E, B, out)."""
+        return torch.baddbmm(self.bias, x, self.weight)  # (E, B, out)
+
+    def extra_repr(self) -> str:
+        return f"ensemble_size={self.ensemble_size}, in_features={self.in_features}, out_features={self.out_features}"
+
+
+class EnsembleMLP(nn.Module):
+    """E multilayer perceptrons evaluated together: ``n_hidden_layers`` hidden layers of ``hidden_size``.
+
+    :param ensemble_size: number of members E.
+    :param in_features: input width.
+    :param out_features: output width of the last layer.
+    :param hidden_size: width of every hidden layer.
+    :param n_hidden_layers: number of hidden layers (0 gives E linear models).
+    :param activation: ``"swish"`` (MAX's choice), ``"relu"`` or ``"tanh"``.
+    :param input_init_scale: ``init_scale`` of the first layer (see :class:`EnsembleLinear`).
+    """
+
+    def __init__(
+        self,
+        ensemble_size: int,
+        in_features: int,
+        *,
+        out_features: int,
+        hidden_size: int = 64,
+        n_hidden_layers: int = 1,
+        activation: str = "swish",
+        input_init_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if n_hidden_layers < 0:
+            raise ValueError(f"n_hidden_layers must be >= 0, got {n_hidden_layers}")
+        _check_positive_int("hidden_size", hidden_size)
+        widths = [in_features] + [hidden_size] * n_hidden_layers + [out_features]
+        self.layers = nn.ModuleList(
+            EnsembleLinear(ensemble_size, w_in, out_features=w_out, init_scale=input_init_scale if i == 0 else 1.0)
+            for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:], strict=True))
+        )
+        self.activation = activation
+        self.ensemble_size = ensemble_size
+        self.in_features = in_features
+        self.out_features = out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (E, B, in), or (B, in) shared by all members -> (E, B, out)."""
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.ensemble_size, -1, -1)  # (E, B, in), no copy
+        act = ACTIVATIONS[self.activation]
+        for layer in self.layers[:-1]:
+            x = act(layer(x))  # (E, B, hidden)
+        return self.layers[-1](x)  # (E, B, out)
+
+
+class CategoricalEnsemble(EnsembleMLP):
+    """Each member predicts a categorical distribution over ``n_classes`` outcomes (next states).
+
+    ``forward`` returns logits (E, B, n_classes); :meth:`probs` their softmax.
+    """
+
+    def __init__(self, ensemble_size: int, in_features: int, *, n_classes: int, **mlp_kwargs) -> None:
+        super().__init__(ensemble_size, in_features, out_features=n_classes, **mlp_kwargs)
+        self.n_classes = n_classes
+
+    def probs(self, x: torch.Tensor) -> torch.Tensor:
+        """(E, B, n_classes) predicted probabilities."""
+        return torch.softmax(self(x), dim=-1)
+
+    def nll(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood of integer ``targets`` (B,) under each member: (E, B)."""
+        log_p = torch.log_softmax(self(x), dim=-1)  # (E, B, K)
+        index = targets.view(1, -1, 1).expand(self.ensemble_size, -1, 1)  # (E, B, 1)
+        return -log_p.gather(-1, index).squeeze(-1)  # (E, B)
+
+
+class GaussianEnsemble(EnsembleMLP):
+    """Each member predicts a diagonal Gaussian over ``out_dim`` targets (MAX's continuous model).
+
+    The log-variance is squashed into ``[min_log_var, max_log_var]`` with a sigmoid; MAX's official
+    code bounds it to [-5, -1] on normalised state changes.
+    """
+
+    def __init__(
+        self,
+        ensemble_size: int,
+        in_features: int,
+        *,
+        out_dim: int,
+        min_log_var: float = -5.0,
+        max_log_var: float = -1.0,
+        **mlp_kwargs,
+    ) -> None:
+        if not min_log_var < max_log_var:
+            raise ValueError(f"min_log_var must be below max_log_var, got {min_log_var} >= {max_log_var}")
+        super().__init__(ensemble_size, in_features, out_features=2 * out_dim, **mlp_kwargs)
+        self.out_dim = out_dim
+        self.min_log_var = min_log_var
+        self.max_log_var = max_log_var
+
+    def mean_and_var(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means and variances, each (E, B, out_dim)."""
+        mean, raw = self(x).chunk(2, dim=-1)  # (E, B, d) each
+        log_var = self.min_log_var + (self.max_log_var - self.min_log_var) * torch.sigmoid(raw)  # (E, B, d)
+        return mean, log_var.exp()
+
+    def nll(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Gaussian negative log-likelihood of ``targets`` (B, d) under each member, up to a constant: (E, B)."""
+        mean, var = self.mean_and_var(x)  # (E, B, d)
+        return 0.5 * (((targets.unsqueeze(0) - mean) ** 2) / var + var.log()).sum(-1)  # (E, B)

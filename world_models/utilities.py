@@ -1,0 +1,54 @@
+"""Disagreement utilities of MAX (Shyam, Jaskowski & Gomez, ICML 2019, sections 3.2-3.3).
+
+Both are vectorised over a batch of (state, action) queries: the member axis comes first.
+
+- :func:`jensen_shannon`: for categorical predictions, JSD = H(mean_i P_i) - mean_i H(P_i), the expected
+  information gain about the model from observing the outcome. It is 0 when the members agree, also
+  when they agree on a spread-out distribution (pure noise), and at most log E.
+- :func:`jensen_renyi`: for diagonal-Gaussian predictions, the Jensen-Renyi divergence of order 2 in
+  closed form, H2(mixture) - mean_i H2(N_i), with
+  H2(mixture) = -log[(1/E^2) sum_ij N(mu_i; mu_j, S_i + S_j)] and H2(N(mu, S)) = 1/2 log|S| + d/2 log(4 pi),
+  computed in log space.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy (nats) over the last axis; ``0 log 0 = 0``."""
+    return -torch.special.xlogy(probs, probs).sum(-1)
+
+
+def jensen_shannon(probs: torch.Tensor) -> torch.Tensor:
+    """JSD of E categorical predictions per query.
+
+    :param probs: (E, B, K) probabilities; each (member, query) row sums to 1.
+    :return: (B,) utilities in nats, in [0, log E].
+    """
+    if probs.dim() != 3:
+        raise ValueError(f"probs must be shaped (E, B, K), got {tuple(probs.shape)}")
+    mixture = probs.mean(0)  # (B, K)
+    return (entropy(mixture) - entropy(probs).mean(0)).clamp_min(0.0)  # (B,)
+
+
+def jensen_renyi(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """Jensen-Renyi divergence of order 2 of E diagonal Gaussians per query.
+
+    :param mean: (E, B, d) member means.
+    :param var: (E, B, d) member variances (positive).
+    :return: (B,) utilities in nats; 0 for identical members.
+    """
+    if mean.dim() != 3 or mean.shape != var.shape:
+        raise ValueError(f"mean and var must both be shaped (E, B, d), got {tuple(mean.shape)} and {tuple(var.shape)}")
+    E, _, d = mean.shape
+    diff = mean.unsqueeze(1) - mean.unsqueeze(0)  # (E, E, B, d): mu_i - mu_j
+    pair_var = var.unsqueeze(1) + var.unsqueeze(0)  # (E, E, B, d): S_i + S_j
+    # log N(mu_i; mu_j, S_i + S_j) for every pair, (E, E, B)
+    log_normal = -0.5 * (d * math.log(2 * math.pi) + pair_var.log().sum(-1) + (diff**2 / pair_var).sum(-1))
+    h2_mixture = -(torch.logsumexp(log_normal.flatten(0, 1), dim=0) - 2 * math.log(E))  # (B,)
+    h2_members = 0.5 * var.log().sum(-1) + 0.5 * d * math.log(4 * math.pi)  # (E, B)
+    return h2_mixture - h2_members.mean(0)  # (B,)

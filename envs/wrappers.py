@@ -60,6 +60,18 @@ class TransitionCoverage(gym.Wrapper):
         """Fraction of all (state, action) pairs tried so far."""
         return self.transitions_seen / self.tried.size
 
+    def mark_tried(self, tried: np.ndarray) -> None:
+        """Count the pairs set in ``tried`` (n_states, n_actions) as tried, e.g. when resuming a run.
+
+        Episode counts are not changed; ``episodes_to_full_coverage`` stays unset if this completes
+        coverage, since no episode of this wrapper did.
+        """
+        tried = np.asarray(tried, dtype=bool)
+        if tried.shape != self.tried.shape:
+            raise ValueError(f"tried must be shaped {self.tried.shape}, got {tried.shape}")
+        self.tried |= tried
+        self.transitions_seen = int(self.tried.sum())
+
     def _read_state(self, obs: Any, info: dict[str, Any]) -> int:
         if self._state_from_obs:
             return int(obs)

@@ -32,7 +32,8 @@ def parse_config(cls: type[T], description: str, argv: list[str] | None = None) 
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         kwargs["default"] = default
         args = typing.get_args(hint)
-        base = next((a for a in args if a is not type(None)), hint) if args else hint
+        is_optional = type(None) in args
+        base = next(a for a in args if a is not type(None)) if is_optional else hint
         if typing.get_origin(hint) is typing.Literal:
             kwargs["choices"] = list(args)
             kwargs["type"] = type(args[0])

@@ -1,6 +1,7 @@
 """TransitionCoverage on hand-written action sequences."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import envs
@@ -61,3 +62,16 @@ def test_step_before_reset_is_an_error():
     env = TransitionCoverage(envs.ChainEnv(length=3))
     with pytest.raises(RuntimeError, match="reset"):
         env.step(0)
+
+
+def test_mark_tried_for_resumed_runs():
+    env = TransitionCoverage(envs.ChainEnv(length=3))
+    tried = np.zeros((3, 2), dtype=bool)
+    tried[0, 1] = tried[2, 0] = True
+    env.mark_tried(tried)
+    _, info = env.reset(seed=0)
+    assert info["transitions_seen"] == 2 and info["coverage"] == pytest.approx(2 / 6)
+    env.step(0)  # a new pair counts on top
+    assert env.transitions_seen == 3
+    with pytest.raises(ValueError, match="tried"):
+        env.mark_tried(np.zeros((2, 2), dtype=bool))

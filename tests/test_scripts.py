@@ -1,0 +1,62 @@
+"""The scripts' command lines and the main job, end to end on small chains."""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from config_cli import parse_config, parse_kwargs  # noqa: E402
+from train import TrainConfig, main  # noqa: E402
+
+
+def test_parse_config_types():
+    cfg = parse_config(
+        TrainConfig,
+        "t",
+        ["--env-kwargs", "length=7", "layout_seed=2", "--seed", "3", "--stop-at-full", "false", "--progress-bar"],
+    )
+    assert cfg.env_kwargs == ["length=7", "layout_seed=2"] and cfg.seed == 3
+    assert cfg.stop_at_full is False and cfg.progress_bar is True
+    with pytest.raises(SystemExit):
+        parse_config(TrainConfig, "t", ["--algo", "nope"])
+
+
+def test_parse_kwargs():
+    assert parse_kwargs(["length=20", "encoding=onehot", "randomize_actions=False"]) == {
+        "length": 20,
+        "encoding": "onehot",
+        "randomize_actions": False,
+    }
+    with pytest.raises(ValueError, match="key=value"):
+        parse_kwargs(["length"])
+
+
+def test_train_main_job_reports_full_coverage(tmp_path, capsys):
+    cfg = TrainConfig(env_kwargs=["length=10", "layout_seed=1"], logdir=str(tmp_path), progress_bar=False)
+    result = main(cfg)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"explored 100% of 20 transitions in \d+ episodes \(\d+\.\d s\)", last), last
+    assert result["episodes_to_full_coverage"] <= 3
+    assert list(tmp_path.glob("max__Chain-v0*_1"))  # a TensorBoard run
+    assert Path(result["save_path"]).exists()
+
+
+def test_train_resume_continues(tmp_path, capsys):
+    first = main(TrainConfig(env_kwargs=["length=30"], episodes=1, logdir=str(tmp_path), progress_bar=False))
+    assert first["coverage"] < 1.0
+    second = main(
+        TrainConfig(
+            env_kwargs=["length=30"],
+            episodes=10,
+            logdir="",
+            resume=first["save_path"],
+            save=str(tmp_path / "resumed.pt"),
+            progress_bar=False,
+        )
+    )
+    out = capsys.readouterr().out
+    assert "resumed" in out
+    assert second["coverage"] == 1.0

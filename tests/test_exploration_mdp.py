@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from world_models.exploration_mdp import greedy_action, value_iteration
+from world_models.exploration_mdp import value_iteration
 
 
 def hand_mdp():
@@ -51,13 +51,3 @@ def test_value_iteration_rejects_bad_input():
         value_iteration(T, R, 0)
     with pytest.raises(ValueError, match="transitions"):
         value_iteration(T, R[:1], 2)
-
-
-def test_greedy_action_breaks_ties_at_random_and_reproducibly():
-    q = np.array([1.0, 3.0, 0.0, 3.0])
-    picks = [greedy_action(q, np.random.default_rng(s)) for s in range(200)]
-    assert set(picks) == {1, 3}
-    assert 60 < picks.count(1) < 140
-    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
-    assert [greedy_action(q, rng_a) for _ in range(20)] == [greedy_action(q, rng_b) for _ in range(20)]
-    assert greedy_action(np.array([0.0, 2.0, 1.0]), np.random.default_rng(0)) == 1

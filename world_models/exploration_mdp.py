@@ -8,7 +8,6 @@ over the steps left, and the agent acts greedily on the result from its current 
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 
@@ -35,9 +34,3 @@ def value_iteration(transitions: torch.Tensor, rewards: torch.Tensor, horizon: i
         value = q[h - 1].amax(1)  # (S,): best value with h steps left
         q[h] = rewards + (flat @ value).view(S, A)  # (S, A)
     return q
-
-
-def greedy_action(q_values: np.ndarray, rng: np.random.Generator, tol: float = 1e-9) -> int:
-    """Argmax of ``q_values`` (A,), ties (within ``tol``) broken uniformly at random with ``rng``."""
-    best = np.flatnonzero(q_values >= q_values.max() - tol)
-    return int(best[0] if best.size == 1 else rng.choice(best))

@@ -1,0 +1,88 @@
+"""Checkpoints that load without executing code.
+
+Everything is written with ``torch.save`` as tensors and plain Python values (dicts, lists, str, int,
+float, bool, None) and read back with ``torch.load(weights_only=True)``. Writes go to a temporary file
+in the same folder, then a rename, so an interrupted save never leaves half a checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SUFFIX = ".pt"
+# Classes named in a checkpoint (policy_kwargs such as activation_fn) are resolved by import from
+# these packages only; nothing else in a checkpoint is ever turned into code.
+IMPORTABLE_PREFIXES = ("torch.nn.", "stable_baselines3.", "agents.", "vision_tools.", "world_models.")
+
+
+def checkpoint_path(path: str | os.PathLike, *, for_reading: bool = False) -> Path:
+    """``path`` with ``.pt`` appended when it has no suffix (when reading, only if the bare path is absent)."""
+    path = Path(path)
+    if path.suffix:
+        return path
+    if for_reading and path.exists():
+        return path
+    return path.with_suffix(SUFFIX)
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Atomically write ``checkpoint`` to ``path`` (``.pt`` appended when there is no suffix)."""
+    path = checkpoint_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` and check it holds a ``kind`` model."""
+    path = checkpoint_path(path, for_reading=True)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get("kind") != kind:
+        found = checkpoint.get("kind") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise ValueError(f"{path} holds a {found!r} checkpoint, expected {kind!r}")
+    return checkpoint
+
+
+def encode_value(value: Any) -> Any:
+    """Make a hyper-parameter storable: classes become ``"module:qualname"`` strings, tuples lists."""
+    if isinstance(value, type):
+        return {"__class__": f"{value.__module__}:{value.__qualname__}"}
+    if isinstance(value, dict):
+        return {k: encode_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_value(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cannot store a hyper-parameter of type {type(value).__name__} in a checkpoint: {value!r}")
+
+
+def decode_value(value: Any) -> Any:
+    """Inverse of :func:`encode_value`; classes are imported only from ``IMPORTABLE_PREFIXES``."""
+    if isinstance(value, dict) and set(value) == {"__class__"}:
+        module, _, qualname = value["__class__"].partition(":")
+        if not (module + ".").startswith(IMPORTABLE_PREFIXES):
+            raise ValueError(f"refusing to import {module}.{qualname} from a checkpoint")
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+    if isinstance(value, dict):
+        return {k: decode_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    return value

@@ -72,7 +72,7 @@ class TabularExplorer(BaseAlgorithm):
     """
 
     # names of the constructor's hyper-parameters, written into checkpoints
-    HYPER_PARAMETERS: ClassVar[tuple[str, ...]] = ()
+    HYPER_PARAMETERS: ClassVar[tuple[str, ...]] = ("log_interval",)
 
     def __init__(
         self,

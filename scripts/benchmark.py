@@ -3,6 +3,9 @@
     python scripts/benchmark.py env-speed      # chain steps/s next to FrozenLake-v1
     python scripts/benchmark.py max-chain      # MAX episodes to full coverage, L = 10..100, 5 seeds
     python scripts/benchmark.py speed          # batched ensemble vs a Python loop over members
+    python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
+    python scripts/benchmark.py tune           # the baselines' hyper-parameter grid on the 20-state chain
+    python scripts/benchmark.py sanity         # the baselines learn where they should
 
 Every suite also writes its raw numbers as JSON under ``--out`` (default ``runs/benchmarks``).
 """
@@ -20,12 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np  # noqa: E402
+from chain_runs import LABELS, markdown_table, plot_coverage, plot_scaling, run_jobs, summary_rows  # noqa: E402
 from config_cli import parse_config  # noqa: E402
 
-SUITES = ("env-speed", "max-chain", "speed")
-# Expected episodes of the explorer that remembers every transition and walks to the nearest untried
-# action (DESIGN.md: 5 at L = 50); the baselines issue measures it for the other lengths.
-PERFECT_MEMORY_FLOOR = {50: 5}
+SUITES = ("env-speed", "max-chain", "speed", "chain", "tune", "sanity")
 
 
 @dataclass
@@ -39,6 +41,11 @@ class BenchmarkConfig:
     lengths: list[int] = field(default_factory=lambda: [10, 20, 50, 100], metadata={"help": "chain lengths"})
     device: str = field(default="cpu", metadata={"help": "torch device for the model suites"})
     bootstrap: str = field(default="bayesian", metadata={"help": "MAX's bootstrap scheme (max-chain suite)"})
+    agents: list[str] = field(
+        default_factory=lambda: list(LABELS), metadata={"help": "agents of the chain suite", "choices": list(LABELS)}
+    )
+    episodes: int = field(default=60, metadata={"help": "episode budget per run (chain, tune suites)"})
+    tensorboard: bool = field(default=True, metadata={"help": "write TensorBoard runs under <out>/tb"})
     workers: int = field(default=os.cpu_count() or 1, metadata={"help": "parallel runs (processes)"})
 
 
@@ -77,82 +84,147 @@ def env_speed(cfg: BenchmarkConfig) -> dict:
     return rows
 
 
-def _explore_once(job: dict) -> dict:
-    """One MAX run on the chain until full coverage or ``max_episodes``; runs in a worker process."""
-    import gymnasium as gym
-    import torch
-
-    import envs  # noqa: F401
-    from agents.callbacks import CoverageCallback
-    from agents.max import MAX
-    from envs import TransitionCoverage
-
-    torch.set_num_threads(job["threads"])
-    env = TransitionCoverage(gym.make("maxplore/Chain-v0", length=job["length"], layout_seed=job["seed"]))
-    start = time.perf_counter()
-    model = MAX(env, seed=job["seed"], device=job["device"], bootstrap=job["bootstrap"])
-    callback = CoverageCallback(max_episodes=job["max_episodes"])
-    model.learn(10**9, callback=callback)
-    return {
-        **job,
-        "episodes_to_full": callback.episodes_to_full_coverage,
-        "coverage_per_episode": callback.coverage_per_episode,
-        "seconds": time.perf_counter() - start,
-        "steps": model.num_timesteps,
-    }
-
-
-def run_jobs(jobs: list[dict], workers: int) -> list[dict]:
-    """Run jobs in ``workers`` processes (1: in this process) with a progress bar."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from tqdm import tqdm
-
-    if workers <= 1:
-        return [_explore_once(job) for job in tqdm(jobs, desc="runs")]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_explore_once, job) for job in jobs]
-        return [f.result() for f in tqdm(as_completed(futures), total=len(futures), desc="runs")]
+def chain_jobs(cfg: BenchmarkConfig, agents: list[str], lengths: list[int], seeds: range, **extra) -> list[dict]:
+    threads = max(1, (os.cpu_count() or 1) // max(cfg.workers, 1))
+    tensorboard = str(Path(cfg.out) / "tb") if cfg.tensorboard else None
+    return [
+        {
+            "algo": algo,
+            "length": n,
+            "seed": s,
+            "max_episodes": cfg.episodes,
+            "device": cfg.device,
+            "threads": threads,
+            "tensorboard": tensorboard,
+            **extra,
+        }
+        for n in lengths
+        for algo in agents
+        for s in seeds
+    ]
 
 
 def max_chain(cfg: BenchmarkConfig) -> list[dict]:
-    """Episodes to full coverage and wall time of MAX for each chain length over layout seeds 0..seeds-1."""
-    import numpy as np
-
+    """Episodes to full coverage and wall time of MAX (and the perfect-memory floor) per chain length."""
     seeds = range(2 if cfg.quick else cfg.seeds)
     lengths = [10, 20] if cfg.quick else cfg.lengths
-    threads = max(1, (os.cpu_count() or 1) // cfg.workers)
-    jobs = [
-        {
-            "length": n,
-            "seed": s,
-            "max_episodes": 60,
-            "device": cfg.device,
-            "threads": threads,
-            "bootstrap": cfg.bootstrap,
-        }
-        for n in lengths
-        for s in seeds
-    ]
-    runs = sorted(run_jobs(jobs, cfg.workers), key=lambda r: (r["length"], r["seed"]))
+    runs = run_jobs(chain_jobs(cfg, ["max"], lengths, seeds, overrides={"bootstrap": cfg.bootstrap}), cfg.workers)
+    floor = {r["length"]: r for r in summary_rows(run_jobs(chain_jobs(cfg, ["perfect"], lengths, seeds), 1))}
+    print(f"\nMAX ({cfg.bootstrap} bootstrap), {len(seeds)} layout seeds per length, {cfg.workers} worker(s)\n")
     print(
-        f"\nMAX ({cfg.bootstrap} bootstrap), {len(seeds)} layout seeds per length, "
-        f"{cfg.workers} worker(s) x {threads} torch thread(s)\n"
-    )
-    print(
-        "| chain length | episodes to full coverage: median (min-max) | perfect-memory floor "
+        "| chain length | episodes to full coverage: median (min-max) | perfect-memory floor (median) "
         "| wall s: median (min-max) |"
     )
     print("| ---: | :---: | :---: | :---: |")
-    for n in lengths:
-        rows = [r for r in runs if r["length"] == n]
-        eps = [r["episodes_to_full"] if r["episodes_to_full"] is not None else float("inf") for r in rows]
-        secs = [r["seconds"] for r in rows]
+    for row in summary_rows(runs):
+        secs = [r["seconds"] for r in runs if r["length"] == row["length"]]
         print(
-            f"| {n} | {np.median(eps):g} ({min(eps):g}-{max(eps):g}) | {PERFECT_MEMORY_FLOOR.get(n, '-')} "
-            f"| {np.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f}) |"
+            f"| {row['length']} | {row['eps_median']:g} ({row['eps_min']:g}-{row['eps_max']:g}) "
+            f"| {floor[row['length']]['eps_median']:g} | {np.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f}) |"
         )
     return runs
+
+
+def chain(cfg: BenchmarkConfig) -> list[dict]:
+    """Every agent on chains of several lengths: table, coverage plot, scaling plot, JSON."""
+    seeds = range(3 if cfg.quick else cfg.seeds)
+    lengths = [10, 50] if cfg.quick else cfg.lengths
+    runs = run_jobs(chain_jobs(cfg, cfg.agents, lengths, seeds), cfg.workers)
+    rows = summary_rows(runs)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "-quick" if cfg.quick else ""
+    plot_coverage(runs, out / f"chain-coverage{suffix}.png")
+    plot_scaling(rows, out / f"chain-scaling{suffix}.png")
+    print(f"\n{len(seeds)} layout seeds per length, budget {cfg.episodes} episodes\n")
+    print(markdown_table(rows))
+    print(f"\nplots: {out / f'chain-coverage{suffix}.png'}, {out / f'chain-scaling{suffix}.png'}")
+    return runs
+
+
+# The grid behind agents.registry.CHAIN_HYPER_PARAMETERS: learning rate x each agent's exploration knob.
+TUNE_GRID = {
+    "dqn": {"learning_rate": [1e-3, 3e-4], "exploration_fraction": [0.1, 0.5]},
+    "bootdqn": {"learning_rate": [1e-3, 3e-4], "target_update_interval": [100, 500]},
+    "bonusdqn": {"learning_rate": [1e-3, 3e-4], "beta": [0.1, 0.5, 1.0]},
+}
+
+
+def tune(cfg: BenchmarkConfig) -> list[dict]:
+    """Grid over the baselines' hyper-parameters on the 20-state chain, scored by coverage at the budget."""
+    seeds = range(2 if cfg.quick else 3)
+    jobs = []
+    for algo, grid in TUNE_GRID.items():
+        for values in itertools.product(*grid.values()):
+            overrides = dict(zip(grid, values, strict=True))
+            jobs += chain_jobs(cfg, [algo], [20], seeds, overrides=overrides)
+    for job in jobs:
+        job["tensorboard"] = None
+    runs = run_jobs(jobs, cfg.workers)
+    print(f"\n20-state chain, {len(seeds)} layout seeds, budget {cfg.episodes} episodes\n")
+    print(f"| agent | setting | coverage @{cfg.episodes}: median (min) | episodes to full (median) |")
+    print("| --- | --- | ---: | ---: |")
+    results = []
+    for algo, grid in TUNE_GRID.items():
+        for values in itertools.product(*grid.values()):
+            overrides = dict(zip(grid, values, strict=True))
+            group = [r for r in runs if r["algo"] == algo and r["overrides"] == overrides]
+            cov = [r["coverage_per_episode"][-1] for r in group]
+            eps = [r["episodes_to_full"] or np.inf for r in group]
+            setting = ", ".join(f"{k}={v}" for k, v in overrides.items())
+            print(f"| {LABELS[algo]} | {setting} | {np.median(cov):.0%} ({min(cov):.0%}) | {np.median(eps):g} |")
+            results.append({"algo": algo, **overrides, "coverage": cov, "episodes": eps})
+    return runs
+
+
+def sanity(cfg: BenchmarkConfig) -> list[dict]:
+    """The baselines learn to exploit where exploration is easy: the optimal return within a budget.
+
+    Bootstrapped DQN on Osband's fixed chain (action 1 always right), L = 20, and DQN on a 5-state
+    semi-random chain. Every 10 training episodes the greedy policy (the heads' vote) is evaluated on
+    one episode; a run passes when that return is optimal, H - (L - 2) + 1.
+    """
+    import gymnasium as gym
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    import envs  # noqa: F401
+    from agents.registry import make_agent
+
+    checks = [
+        ("bootdqn", {"length": 20, "randomize_actions": False}, 500),
+        ("dqn", {"length": 5, "layout_seed": 0}, 200),
+    ]
+    seeds = range(2 if cfg.quick else 3)
+    results = []
+    for algo, env_kwargs, budget in checks:
+        length = env_kwargs["length"]
+        horizon = length + 9
+        optimal = horizon - (length - 2) + 1
+        for seed in seeds:
+            env = gym.make("maxplore/Chain-v0", **env_kwargs)
+            eval_env = Monitor(gym.make("maxplore/Chain-v0", **env_kwargs))
+            model = make_agent(algo, env, seed=seed, device=cfg.device)
+            solved_at, start, ret = None, time.perf_counter(), float("nan")
+            for chunk in range(budget // 10):
+                model.learn(10 * horizon, reset_num_timesteps=chunk == 0)
+                ret, _ = evaluate_policy(model, eval_env, n_eval_episodes=1, deterministic=True)
+                if ret >= optimal - 1e-6:
+                    solved_at = 10 * (chunk + 1)
+                    break
+            results.append(
+                {"algo": algo, "env": env_kwargs, "seed": seed, "budget": budget, "optimal": optimal,
+                 "solved_at": solved_at, "last_return": ret, "seconds": time.perf_counter() - start}
+            )  # fmt: skip
+    print("\n| agent | chain | optimal return | episodes to optimal greedy return (per seed) | budget | pass |")
+    print("| --- | --- | ---: | --- | ---: | :---: |")
+    for algo, env_kwargs, budget in checks:
+        group = [r for r in results if r["algo"] == algo]
+        solved = ", ".join(str(r["solved_at"]) if r["solved_at"] else f">{budget}" for r in group)
+        ok = all(r["solved_at"] for r in group)
+        desc = ", ".join(f"{k}={v}" for k, v in env_kwargs.items())
+        print(f"| {LABELS[algo]} | {desc} | {group[0]['optimal']:g} | {solved} | {budget} | {'yes' if ok else 'NO'} |")
+    return results
 
 
 def ensemble_speed(cfg: BenchmarkConfig) -> list[dict]:
@@ -221,6 +293,12 @@ def main() -> None:
         results = env_speed(cfg)
     elif cfg.suite == "max-chain":
         results = max_chain(cfg)
+    elif cfg.suite == "chain":
+        results = chain(cfg)
+    elif cfg.suite == "tune":
+        results = tune(cfg)
+    elif cfg.suite == "sanity":
+        results = sanity(cfg)
     else:
         results = ensemble_speed(cfg)
     out = Path(cfg.out)

@@ -1,12 +1,14 @@
 """Train an exploration agent and report how much of the environment it tried.
 
-With no arguments: MAX on the 50-state semi-random chain until every transition has been tried or 60
+--algo picks the agent: max, bootdqn, bonusdqn, dqn, random or perfect (the perfect-memory
+explorer). With no arguments: MAX on the 50-state semi-random chain until every transition has been tried or 60
 episodes pass, TensorBoard logs under runs/, and one closing line:
 
     explored 100% of 100 transitions in N episodes (T s)
 
 Examples:
     python scripts/train.py --env-kwargs length=100 layout_seed=3 --seed 1
+    python scripts/train.py --algo bootdqn --episodes 200
     python scripts/train.py --timesteps 2000 --save runs/max_chain.pt
     python scripts/train.py --resume runs/max_chain.pt --episodes 10
     tensorboard --logdir runs
@@ -27,10 +29,11 @@ from config_cli import parse_config, parse_kwargs  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers maxplore/ ids)
 from agents.callbacks import CoverageCallback  # noqa: E402
-from agents.max import MAX  # noqa: E402
+from agents.registry import AGENTS, load_agent, make_agent  # noqa: E402
+from agents.tabular_explorer import episode_limit  # noqa: E402
 from envs import TransitionCoverage  # noqa: E402
 
-ALGOS = ("max",)
+ALGOS = tuple(AGENTS)
 
 
 @dataclass
@@ -65,14 +68,15 @@ def main(cfg: TrainConfig) -> dict:
     name = run_name(cfg, env_kwargs)
     tensorboard_log = cfg.logdir or None
     if cfg.resume:
-        model = MAX.load(cfg.resume, env=env, device=cfg.device, tensorboard_log=tensorboard_log)
-        env.mark_tried(model.visits > 0)  # coverage counts the whole run, not just this session
-        print(f"resumed {cfg.resume}: {model.num_timesteps} steps, coverage {model.coverage:.0%}")
+        model = load_agent(cfg.algo, cfg.resume, env, device=cfg.device, tensorboard_log=tensorboard_log)
+        if hasattr(model, "visits"):  # tabular explorers remember what they tried: count the whole run
+            env.mark_tried(model.visits > 0)
+        print(f"resumed {cfg.resume}: {model.num_timesteps} steps")
     else:
-        model = MAX(env, seed=cfg.seed, device=cfg.device, tensorboard_log=tensorboard_log)
+        model = make_agent(cfg.algo, env, seed=cfg.seed, device=cfg.device, tensorboard_log=tensorboard_log)
 
     callback = CoverageCallback(max_episodes=cfg.episodes, stop_at_full=cfg.stop_at_full)
-    budget = cfg.timesteps if cfg.timesteps > 0 else cfg.episodes * (model.episode_limit or 1000)
+    budget = cfg.timesteps if cfg.timesteps > 0 else cfg.episodes * (episode_limit(env) or 1000)
     start = time.perf_counter()
     model.learn(
         budget,

@@ -1,0 +1,83 @@
+"""Every agent of the benchmark by short name, with hyper-parameters for small discrete worlds.
+
+SB3's DQN defaults are built for Atari (target update every 10,000 steps, learning rate 1e-4); on the
+chain they barely learn within 60 episodes. ``CHAIN_HYPER_PARAMETERS`` holds the values chosen by the
+grid in ``scripts/benchmark.py tune`` (documented in docs/BENCHMARKS.md); pass keyword arguments to
+:func:`make_agent` to override any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines3.common.type_aliases import GymEnv
+
+from agents.bonus_dqn import BonusDQN
+from agents.bootstrapped_dqn import BootstrappedDQN
+from agents.dqn import DQN
+from agents.max import MAX
+from agents.reference_explorers import PerfectMemoryExplorer, RandomExplorer
+
+AGENTS: dict[str, type] = {
+    "max": MAX,
+    "bootdqn": BootstrappedDQN,
+    "bonusdqn": BonusDQN,
+    "dqn": DQN,
+    "random": RandomExplorer,
+    "perfect": PerfectMemoryExplorer,
+}
+SB3_AGENTS = ("bootdqn", "bonusdqn", "dqn")
+
+_DQN_COMMON: dict[str, Any] = {
+    "learning_rate": 1e-3,
+    "buffer_size": 100_000,
+    "learning_starts": 100,
+    "batch_size": 32,
+    "train_freq": 1,
+    "gradient_steps": 1,
+    "target_update_interval": 100,
+    "gamma": 0.99,
+    "policy_kwargs": {"net_arch": [64, 64]},
+}
+CHAIN_HYPER_PARAMETERS: dict[str, dict[str, Any]] = {
+    "max": {},
+    "bootdqn": {**_DQN_COMMON, "n_heads": 10, "mask_prob": 0.5},
+    "bonusdqn": {**_DQN_COMMON, "beta": 1.0, "exploration_fraction": 0.1, "exploration_final_eps": 0.05},
+    "dqn": {**_DQN_COMMON, "learning_rate": 3e-4, "exploration_fraction": 0.5, "exploration_final_eps": 0.05},
+    "random": {},
+    "perfect": {},
+}
+
+
+def make_agent(
+    algo: str,
+    env: GymEnv,
+    *,
+    seed: int | None = None,
+    device: str = "auto",
+    tensorboard_log: str | None = None,
+    **overrides: Any,
+):
+    """Build agent ``algo`` (a key of ``AGENTS``) on ``env`` with the chain hyper-parameters.
+
+    :param algo: short name: ``max``, ``bootdqn``, ``bonusdqn``, ``dqn``, ``random`` or ``perfect``.
+    :param env: the environment.
+    :param seed: seed of the agent (and the env).
+    :param device: torch device.
+    :param tensorboard_log: TensorBoard folder, or ``None``.
+    :param overrides: hyper-parameters replacing the chain defaults.
+    """
+    if algo not in AGENTS:
+        raise ValueError(f"algo must be one of {sorted(AGENTS)}, got {algo!r}")
+    kwargs = {**CHAIN_HYPER_PARAMETERS[algo], **overrides}
+    common = {"seed": seed, "device": device, "tensorboard_log": tensorboard_log}
+    if algo in SB3_AGENTS:
+        return AGENTS[algo]("MlpPolicy", env, **kwargs, **common)
+    return AGENTS[algo](env, **kwargs, **common)
+
+
+def load_agent(algo: str, path: str, env: GymEnv, **kwargs: Any):
+    """Load a checkpoint of agent ``algo`` written by its ``save``."""
+    if algo not in AGENTS:
+        raise ValueError(f"algo must be one of {sorted(AGENTS)}, got {algo!r}")
+    return AGENTS[algo].load(path, env=env, **kwargs)

@@ -1,0 +1,193 @@
+"""Exploration runs on the chain for scripts/benchmark.py: one run per (agent, length, seed), run in
+parallel processes, then summarised as markdown tables and PNG plots."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+LABELS = {
+    "max": "MAX",
+    "perfect": "perfect memory",
+    "bootdqn": "Bootstrapped DQN",
+    "bonusdqn": "bonus DQN",
+    "dqn": "DQN (eps-greedy)",
+    "random": "random",
+}
+
+
+def explore_once(job: dict[str, Any]) -> dict[str, Any]:
+    """Run ``job["algo"]`` on a chain until full coverage or ``job["max_episodes"]``; return the record.
+
+    ``job`` keys: algo, length, seed, max_episodes, device, threads, overrides (hyper-parameters),
+    tensorboard (folder or None).
+    """
+    import gymnasium as gym
+    import torch
+
+    import envs  # noqa: F401
+    from agents.callbacks import CoverageCallback
+    from agents.registry import make_agent
+    from agents.tabular_explorer import episode_limit
+    from envs import TransitionCoverage
+
+    torch.set_num_threads(job["threads"])
+    env = TransitionCoverage(gym.make("maxplore/Chain-v0", length=job["length"], layout_seed=job["seed"]))
+    start = time.perf_counter()
+    model = make_agent(
+        job["algo"],
+        env,
+        seed=job["seed"],
+        device=job["device"],
+        tensorboard_log=job.get("tensorboard"),
+        **job.get("overrides", {}),
+    )
+    callback = CoverageCallback(max_episodes=job["max_episodes"])
+    # the step budget must be the real one: SB3's epsilon schedules are fractions of it
+    budget = job["max_episodes"] * episode_limit(env)
+    model.learn(budget, callback=callback, tb_log_name=f"{job['algo']}_L{job['length']}_s{job['seed']}")
+    return {
+        **job,
+        "episodes_to_full": callback.episodes_to_full_coverage,
+        "coverage_per_episode": callback.coverage_per_episode,
+        "seconds": time.perf_counter() - start,
+        "steps": int(model.num_timesteps),
+    }
+
+
+def run_jobs(jobs: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
+    """Run jobs in ``workers`` processes (1: in this process) with a progress bar, in job order."""
+    if workers <= 1:
+        return [explore_once(job) for job in tqdm(jobs, desc="runs")]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(explore_once, job): i for i, job in enumerate(jobs)}
+        results: list[dict[str, Any] | None] = [None] * len(jobs)
+        for future in tqdm(as_completed(futures), total=len(futures), desc="runs"):
+            results[futures[future]] = future.result()
+    return results  # type: ignore[return-value]
+
+
+def coverage_curve(run: dict[str, Any]) -> np.ndarray:
+    """Coverage after each episode 1..max_episodes (held at its last value once the run stopped)."""
+    curve = np.asarray(run["coverage_per_episode"], dtype=float)
+    pad = run["max_episodes"] - len(curve)
+    return np.concatenate([curve, np.full(max(pad, 0), curve[-1] if len(curve) else 0.0)])
+
+
+def coverage_after(run: dict[str, Any], episodes: int) -> float:
+    curve = coverage_curve(run)
+    return float(curve[min(episodes, len(curve)) - 1])
+
+
+def summary_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (agent, length): episodes to full coverage (censored at the budget), coverage, time."""
+    rows = []
+    keys = sorted({(r["algo"], r["length"]) for r in runs}, key=lambda k: (k[1], list(LABELS).index(k[0])))
+    for algo, length in keys:
+        group = [r for r in runs if r["algo"] == algo and r["length"] == length]
+        budget = group[0]["max_episodes"]
+        eps = np.array([r["episodes_to_full"] if r["episodes_to_full"] is not None else np.inf for r in group])
+        rows.append(
+            {
+                "algo": algo,
+                "length": length,
+                "seeds": len(group),
+                "budget": budget,
+                "eps_median": float(np.median(eps)),
+                "eps_min": float(eps.min()),
+                "eps_max": float(eps.max()),
+                "reached": int(np.isfinite(eps).sum()),
+                "cov15": float(np.median([coverage_after(r, 15) for r in group])),
+                "cov60": float(np.median([coverage_after(r, budget) for r in group])),
+                "seconds": float(np.median([r["seconds"] for r in group])),
+            }
+        )
+    return rows
+
+
+def _eps(value: float, budget: int) -> str:
+    return f">{budget}" if not np.isfinite(value) else f"{value:g}"
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    budget = rows[0]["budget"]
+    lines = [
+        f"| L | agent | episodes to full coverage: median (min to max) | reached | coverage @15 | coverage @{budget} "
+        "| wall s (median) |",
+        "| ---: | --- | :---: | :---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        b = r["budget"]
+        lines.append(
+            f"| {r['length']} | {LABELS[r['algo']]} | {_eps(r['eps_median'], b)} ({_eps(r['eps_min'], b)} to "
+            f"{_eps(r['eps_max'], b)}) | {r['reached']}/{r['seeds']} | {r['cov15']:.0%} | {r['cov60']:.0%} "
+            f"| {r['seconds']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_coverage(runs: list[dict[str, Any]], path: Path) -> None:
+    """Coverage vs episode, one panel per chain length, one line per agent, band = min-max over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths = sorted({r["length"] for r in runs})
+    fig, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths), 3.6), sharey=True, squeeze=False)
+    for ax, length in zip(axes[0], lengths, strict=True):
+        for algo in LABELS:
+            group = [r for r in runs if r["algo"] == algo and r["length"] == length]
+            if not group:
+                continue
+            curves = np.stack([coverage_curve(r) for r in group])  # (seeds, episodes)
+            x = np.arange(1, curves.shape[1] + 1)
+            (line,) = ax.plot(x, np.median(curves, 0), label=LABELS[algo], lw=1.8)
+            ax.fill_between(x, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2)
+        ax.set_title(f"chain length {length}")
+        ax.set_xlabel("episode")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("transitions tried (fraction)")
+    axes[0][-1].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
+    """Median episodes to full coverage vs chain length (log scale); open markers: not reached in budget."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for algo in LABELS:
+        group = sorted((r for r in rows if r["algo"] == algo), key=lambda r: r["length"])
+        if not group:
+            continue
+        lengths = [r["length"] for r in group]
+        values = [min(r["eps_median"], r["budget"]) for r in group]
+        (line,) = ax.plot(lengths, values, marker="o", label=LABELS[algo])
+        censored = [(n, v) for n, v, r in zip(lengths, values, group, strict=True) if not np.isfinite(r["eps_median"])]
+        if censored:
+            ax.scatter(*zip(*censored, strict=True), s=90, facecolors="white", edgecolors=line.get_color(), zorder=3)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_yticks([1, 2, 5, 10, 20, 50, 100])
+    ax.set_xlabel("chain length L")
+    ax.set_ylabel("episodes to try every transition (median)")
+    ax.set_title("open marker: not reached within the budget")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

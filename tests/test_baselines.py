@@ -1,0 +1,197 @@
+"""SB3-based baselines after sb3-contrib's pattern: short runs, save/load, determinism, and their science."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.logger import configure
+
+import envs  # noqa: F401
+from agents.bonus_dqn import BonusDQN, CountBonusReplayBuffer
+from agents.bootstrapped_dqn import BootstrappedDQN, vote
+from agents.counts import StateActionCounter
+from agents.dqn import DQN
+from agents.registry import CHAIN_HYPER_PARAMETERS, make_agent
+
+SB3_AGENTS = {"bootdqn": BootstrappedDQN, "bonusdqn": BonusDQN, "dqn": DQN}
+
+
+def chain(length=6, **kwargs):
+    return gym.make("maxplore/Chain-v0", length=length, layout_seed=1, **kwargs)
+
+
+@pytest.mark.parametrize("algo", list(SB3_AGENTS))
+def test_short_run_save_load_same_actions(algo, tmp_path):
+    model = make_agent(algo, chain(), seed=0, device="cpu")
+    model.learn(300)
+    assert model.num_timesteps == 300 and model._n_updates > 0
+    model.save(tmp_path / "agent")
+    raw = torch.load(tmp_path / "agent.pt", weights_only=True)  # plain tensors and values only
+    assert raw["kind"] == SB3_AGENTS[algo].__name__
+    loaded = SB3_AGENTS[algo].load(tmp_path / "agent", env=chain(), device="cpu")
+    states = np.arange(6)
+    assert np.array_equal(model.predict(states, deterministic=True)[0], loaded.predict(states, deterministic=True)[0])
+    for (name, a), b in zip(model.policy.state_dict().items(), loaded.policy.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    loaded.learn(50, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 350
+
+
+@pytest.mark.parametrize("algo", list(SB3_AGENTS))
+def test_same_seed_same_result(algo):
+    def params(seed):
+        model = make_agent(algo, chain(), seed=seed, device="cpu")
+        model.learn(250)
+        return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+
+    assert torch.equal(params(3), params(3))
+    assert not torch.equal(params(3), params(4))
+
+
+def test_load_needs_env(tmp_path):
+    model = make_agent("dqn", chain(), seed=0, device="cpu")
+    model.save(tmp_path / "d")
+    with pytest.raises(ValueError, match="env"):
+        DQN.load(tmp_path / "d")
+    with pytest.raises(ValueError, match="BonusDQN"):
+        BonusDQN.load(tmp_path / "d", env=chain())  # a DQN checkpoint is not a BonusDQN one
+
+
+def _filled_bootstrapped(n_heads=4):
+    model = BootstrappedDQN("MlpPolicy", chain(), n_heads=n_heads, seed=0, learning_starts=0, device="cpu")
+    model.set_logger(configure(folder=None, format_strings=[]))
+    buffer = model.replay_buffer
+    for s in range(5):
+        buffer.add(np.array([s]), np.array([s + 1]), np.array([1]), np.array([1.0]), np.array([False]), [{}])
+    return model, buffer
+
+
+def test_masks_select_which_heads_learn():
+    model, buffer = _filled_bootstrapped(n_heads=4)
+    buffer.masks[:] = 1.0
+    buffer.masks[:, 2] = 0.0  # head 2 is in no transition's bootstrap sample
+    before = model.q_net.heads.weight.detach().clone().view(4, 2, -1)  # (K, A, hidden)
+    bias_before = model.q_net.heads.bias.detach().clone().view(4, 2)
+    model.train(gradient_steps=1, batch_size=8)
+    after = model.q_net.heads.weight.detach().view(4, 2, -1)
+    changed = (after - before).abs().sum((1, 2)) + (model.q_net.heads.bias.detach().view(4, 2) - bias_before).abs().sum(
+        1
+    )
+    assert changed[2] == 0
+    assert (changed[[0, 1, 3]] > 0).all()
+
+
+def test_masks_are_bernoulli_with_mask_prob():
+    model = BootstrappedDQN("MlpPolicy", chain(), n_heads=10, mask_prob=0.3, seed=0, device="cpu")
+    model.learn(2000)
+    masks = model.replay_buffer.masks[: model.replay_buffer.pos]
+    assert set(np.unique(masks)) <= {0.0, 1.0}
+    assert masks.mean() == pytest.approx(0.3, abs=0.03)
+
+
+def test_torso_gradient_is_the_heads_average():
+    model, _ = _filled_bootstrapped(n_heads=5)
+    net = model.q_net
+    obs = torch.arange(6)  # Discrete states; the network one-hot encodes them
+    net.zero_grad()
+    net(obs).sum().backward()
+    hooked = [p.grad.clone() for p in net.torso.parameters()]
+    net.zero_grad()
+    h = net.torso(net.extract_features(obs, net.features_extractor))
+    net.heads(h).sum().backward()  # no hook: the sum of the heads' gradients
+    for g_hook, p in zip(hooked, net.torso.parameters(), strict=True):
+        assert torch.allclose(g_hook, p.grad / 5, atol=1e-6)
+
+
+def test_active_head_drives_exploration_and_vote_drives_evaluation():
+    model, _ = _filled_bootstrapped(n_heads=3)
+    obs = np.arange(6)
+    with torch.no_grad():
+        q = model.q_net(model.policy.obs_to_tensor(obs)[0])  # (B, K, A)
+    for head in range(3):
+        model.active_head = head
+        assert np.array_equal(model.predict(obs)[0], q[:, head].argmax(-1).numpy())
+    assert np.array_equal(model.predict(obs, deterministic=True)[0], vote(q).numpy())
+
+
+def test_vote_hand_example():
+    q = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [2.0, 0.0]]])  # heads vote 0, 1, 0
+    assert vote(q).tolist() == [0]
+    tie = torch.tensor([[[1.0, 0.0], [0.0, 3.0]]])  # 1 vote each; action 1 has the higher mean Q
+    assert vote(tie).tolist() == [1]
+
+
+def test_a_new_head_is_drawn_each_episode():
+    model = BootstrappedDQN("MlpPolicy", chain(3), n_heads=50, seed=0, device="cpu")
+    heads = []
+    original = model._sample_head
+
+    def record():
+        original()
+        heads.append(model.active_head)
+
+    model._sample_head = record
+    model.learn(12 * 8)  # 8 episodes of 12 steps
+    assert len(heads) == 1 + 8 and len(set(heads)) > 3
+
+
+def test_bonus_shrinks_as_a_pair_is_visited():
+    model = BonusDQN("MlpPolicy", chain(), beta=0.5, seed=0, device="cpu")
+    buffer = model.replay_buffer
+    assert isinstance(buffer, CountBonusReplayBuffer)
+
+    def add(s, a, r=0.0):
+        buffer.add(np.array([s]), np.array([s]), np.array([a]), np.array([r]), np.array([False]), [{}])
+
+    add(2, 1, r=1.0)
+    first = buffer._get_samples(np.array([0])).rewards.item()
+    assert first == pytest.approx(1.0 + 0.5)  # N = 1
+    for _ in range(3):
+        add(2, 1)  # the same pair, visited again
+    add(3, 0)  # another pair does not count for (2, 1)
+    again = buffer._get_samples(np.array([0])).rewards.item()
+    assert again == pytest.approx(1.0 + 0.5 / 2)  # N = 4: the stored transition's bonus is fresh
+    assert model.counter.counts(np.array([[3]]), np.array([0])).tolist() == [1]
+
+
+def test_bonus_counts_saved_with_model(tmp_path):
+    model = make_agent("bonusdqn", chain(), seed=0, device="cpu")
+    model.learn(200)
+    model.save(tmp_path / "b")
+    loaded = BonusDQN.load(tmp_path / "b", env=chain(), device="cpu")
+    assert loaded.counter.table == model.counter.table and sum(loaded.counter.table.values()) == 200
+
+
+def test_simhash_groups_similar_observations_and_exact_count_does_not():
+    space = gym.spaces.Box(0, 1, shape=(64,), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    base = rng.random((1, 64)).astype(np.float32)
+    near = base + 1e-4
+    far = rng.random((1, 64)).astype(np.float32)
+    simhash = StateActionCounter(space, "simhash", hash_bits=16)
+    exact = StateActionCounter(space, "count")
+    assert simhash.keys(base) == simhash.keys(near) and simhash.keys(base) != simhash.keys(far)
+    assert exact.keys(base) != exact.keys(near) and exact.keys(base) == exact.keys(base.copy())
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "name"),
+    [
+        (BootstrappedDQN, {"n_heads": 0}, "n_heads"),
+        (BootstrappedDQN, {"mask_prob": 0.0}, "mask_prob"),
+        (BootstrappedDQN, {"replay_buffer_class": None}, "replay_buffer_class"),
+        (BonusDQN, {"beta": -0.1}, "beta"),
+        (BonusDQN, {"bonus": "rnd"}, "bonus"),
+    ],
+)
+def test_bad_arguments(cls, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        cls("MlpPolicy", chain(), **kwargs)
+
+
+def test_registry_rejects_unknown_algo_and_keeps_tuned_values():
+    with pytest.raises(ValueError, match="algo"):
+        make_agent("ppo", chain())
+    model = make_agent("bonusdqn", chain(), seed=0, device="cpu")
+    assert model.beta == CHAIN_HYPER_PARAMETERS["bonusdqn"]["beta"]
+    assert model.target_update_interval == CHAIN_HYPER_PARAMETERS["bonusdqn"]["target_update_interval"]

@@ -1,0 +1,43 @@
+"""The benchmark's bookkeeping: coverage curves, censoring, tables, plots, on tiny runs."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from benchmark import BenchmarkConfig, chain  # noqa: E402
+from chain_runs import coverage_after, coverage_curve, markdown_table, summary_rows  # noqa: E402
+
+
+def fake_run(algo, length, seed, curve, full, budget=10):
+    return {"algo": algo, "length": length, "seed": seed, "max_episodes": budget, "coverage_per_episode": curve,
+            "episodes_to_full": full, "seconds": 1.0}  # fmt: skip
+
+
+def test_curves_are_held_at_their_last_value_and_censored_runs_show_as_over_budget():
+    done = fake_run("max", 10, 0, [0.5, 1.0], 2)
+    assert coverage_curve(done).tolist() == [0.5] + [1.0] * 9
+    assert coverage_after(done, 1) == 0.5 and coverage_after(done, 10) == 1.0
+    runs = [done, fake_run("max", 10, 1, [0.6, 0.9, 1.0], 3), fake_run("dqn", 10, 0, [0.1] * 10, None)]
+    rows = summary_rows(runs)
+    assert [r["algo"] for r in rows] == ["max", "dqn"]
+    assert rows[0]["eps_median"] == 2.5 and rows[0]["reached"] == 2
+    assert not np.isfinite(rows[1]["eps_median"]) and rows[1]["reached"] == 0
+    table = markdown_table(rows)
+    assert "| 10 | MAX | 2.5 (2 to 3) | 2/2 |" in table
+    assert "| 10 | DQN (eps-greedy) | >10 (>10 to >10) | 0/1 | 10% | 10% |" in table
+
+
+def test_chain_suite_end_to_end(tmp_path):
+    cfg = BenchmarkConfig(suite="chain", out=str(tmp_path), seeds=2, lengths=[6], episodes=6, workers=1,
+                          agents=["perfect", "random"], tensorboard=False)  # fmt: skip
+    runs = chain(cfg)
+    assert len(runs) == 4
+    perfect = [r for r in runs if r["algo"] == "perfect"]
+    assert all(r["episodes_to_full"] is not None for r in perfect)
+    assert (tmp_path / "chain-coverage.png").stat().st_size > 1000
+    assert (tmp_path / "chain-scaling.png").stat().st_size > 1000
+    json.dumps(runs)  # the raw record is JSON-serialisable

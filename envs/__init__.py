@@ -10,9 +10,10 @@ Importing this package registers every environment under the ``maxplore/`` names
 from gymnasium.envs.registration import register, registry
 
 from envs.chain import ChainEnv
+from envs.maze import MazeEnv
 from envs.wrappers import TransitionCoverage
 
-__all__ = ["ChainEnv", "TransitionCoverage", "maxplore_ids"]
+__all__ = ["ChainEnv", "MazeEnv", "TransitionCoverage", "maxplore_ids"]
 
 
 def maxplore_ids() -> list[str]:
@@ -22,3 +23,5 @@ def maxplore_ids() -> list[str]:
 
 if "maxplore/Chain-v0" not in registry:
     register(id="maxplore/Chain-v0", entry_point="envs.chain:ChainEnv")
+if "maxplore/Maze-v0" not in registry:
+    register(id="maxplore/Maze-v0", entry_point="envs.maze:MazeEnv")

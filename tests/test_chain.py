@@ -108,7 +108,7 @@ def test_encodings():
         assert env.unwrapped._obs().max() == 1
 
 
-def test_render_ansi_shows_agent():
+def test_render_ansi_shows_agent():  # the registry tests cover rgb_array
     env = make(length=5, render_mode="ansi")
     env.reset(seed=0)
     assert env.render().startswith("[o@..G]")

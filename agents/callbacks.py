@@ -9,7 +9,8 @@ class CoverageCallback(BaseCallback):
     """Track transition coverage from :class:`envs.TransitionCoverage`'s ``info`` and stop when done.
 
     Records the coverage at the end of every episode (``coverage_per_episode``), logs
-    ``explore/coverage`` to the model's logger, and stops learning once every transition has been tried
+    ``explore/coverage`` (and ``explore/cell_coverage`` when ``info`` has ``cell_coverage``) to the
+    model's logger, and stops learning once every transition has been tried
     (``stop_at_full=True``) or ``max_episodes`` episodes have ended.
 
     :param max_episodes: stop after this many episodes (``None``: no limit).
@@ -25,6 +26,7 @@ class CoverageCallback(BaseCallback):
         self.coverage_per_episode: list[float] = []
         self.episodes_to_full_coverage: int | None = None
         self.coverage = 0.0
+        self.cell_coverage: float | None = None
 
     def _on_step(self) -> bool:
         info = self.locals["infos"][0]
@@ -39,6 +41,9 @@ class CoverageCallback(BaseCallback):
         if done:
             self.coverage_per_episode.append(self.coverage)
             self.logger.record("explore/coverage", self.coverage)
+            if "cell_coverage" in info:  # worlds that count visited cells (maxplore/Maze-v0)
+                self.cell_coverage = float(info["cell_coverage"])
+                self.logger.record("explore/cell_coverage", self.cell_coverage)
         if self.stop_at_full and self.episodes_to_full_coverage is not None:
             if not done:
                 self.coverage_per_episode.append(self.coverage)  # count the partial last episode

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.bonus_dqn import BonusDQN
 from agents.bootstrapped_dqn import BootstrappedDQN
 from agents.dqn import DQN
+from agents.encoders import SmallCNN
 from agents.max import MAX
 from agents.reference_explorers import PerfectMemoryExplorer, RandomExplorer
 
@@ -49,6 +51,13 @@ CHAIN_HYPER_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
+PIXEL_POLICY_KWARGS: dict[str, Any] = {
+    "features_extractor_class": SmallCNN,
+    "features_extractor_kwargs": {"features_dim": 256, "norm": "group"},
+    "net_arch": [],
+}
+
+
 def make_agent(
     algo: str,
     env: GymEnv,
@@ -66,12 +75,19 @@ def make_agent(
     :param device: torch device.
     :param tensorboard_log: TensorBoard folder, or ``None``.
     :param overrides: hyper-parameters replacing the chain defaults.
+
+    SB3 agents get ``"MlpPolicy"`` on vector or Discrete observations and ``"CnnPolicy"`` with
+    :class:`~agents.encoders.SmallCNN` (GroupNorm) on image observations.
     """
     if algo not in AGENTS:
         raise ValueError(f"algo must be one of {sorted(AGENTS)}, got {algo!r}")
     kwargs = {**CHAIN_HYPER_PARAMETERS[algo], **overrides}
     common = {"seed": seed, "device": device, "tensorboard_log": tensorboard_log}
     if algo in SB3_AGENTS:
+        if is_image_space(env.observation_space):
+            # pixels: the small-image CNN with GroupNorm, straight into the Q-head(s)
+            kwargs["policy_kwargs"] = {**PIXEL_POLICY_KWARGS, **overrides.get("policy_kwargs", {})}
+            return AGENTS[algo]("CnnPolicy", env, **kwargs, **common)
         return AGENTS[algo]("MlpPolicy", env, **kwargs, **common)
     return AGENTS[algo](env, **kwargs, **common)
 

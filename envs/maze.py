@@ -88,7 +88,7 @@ class MazeEnv(gym.Env):
         ``"fixed"`` (drawn once from ``layout_seed``).
     :param noise: amplitude of the per-pixel texture noise, in colour units.
     :param goal: put a goal in the bottom-right free cell (reward 1, ends the episode).
-    :param max_steps: steps before truncation.
+    :param horizon: steps before truncation.
     :param render_mode: ``None`` or ``"rgb_array"`` (the current textured picture).
     """
 
@@ -106,7 +106,7 @@ class MazeEnv(gym.Env):
         texture: str = "random",
         noise: float = 24.0,
         goal: bool = False,
-        max_steps: int = 200,
+        horizon: int = 200,
         render_mode: str | None = None,
     ) -> None:
         if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 5:
@@ -117,8 +117,8 @@ class MazeEnv(gym.Env):
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if image_size < size:
             raise ValueError(f"image_size must be at least size ({size}), got {image_size}")
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+        if horizon < 1:
+            raise ValueError(f"horizon must be at least 1, got {horizon}")
         if noise < 0:
             raise ValueError(f"noise must be >= 0, got {noise}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -133,7 +133,7 @@ class MazeEnv(gym.Env):
         self.texture = texture
         self.noise = float(noise)
         self.goal = goal
-        self.max_steps = int(max_steps)
+        self.horizon = int(horizon)
         self.render_mode = render_mode
 
         layout_rng = np.random.default_rng(layout_seed)
@@ -164,7 +164,13 @@ class MazeEnv(gym.Env):
     # ------------------------------------------------------------------ rendering
     @property
     def n_states(self) -> int:
+        """Cells, walls included: states are cell indices ``row * size + col``."""
         return self.size * self.size
+
+    @property
+    def state_mask(self) -> np.ndarray:
+        """(n_states,) True for the free cells, the states the agent can be in."""
+        return ~self.walls.reshape(-1)
 
     def _draw_texture(self, rng: np.random.Generator) -> None:
         self._texture = rng.normal(0.0, self.noise, size=self._texture.shape).astype(np.float32)  # (H, W, 3)
@@ -226,7 +232,7 @@ class MazeEnv(gym.Env):
         self._t += 1
         self.visited[self._pos] = True
         reached = self.goal_cell is not None and self._pos == self.goal_cell
-        return self._obs(), float(reached), reached, self._t >= self.max_steps, self._info()
+        return self._obs(), float(reached), reached, self._t >= self.horizon, self._info()
 
     def render(self):
         if self.render_mode == "rgb_array":

@@ -28,6 +28,9 @@ class TransitionCoverage(gym.Wrapper):
     :param env: the env to measure.
     :param n_states: size of the state space; inferred from a ``Discrete`` observation space or from
         the unwrapped env's ``n_states`` attribute when omitted.
+
+    If the unwrapped env has a boolean ``state_mask`` (n_states,) of the states that exist (a maze's
+    free cells), coverage counts only pairs of those states.
     """
 
     def __init__(self, env: gym.Env, n_states: int | None = None) -> None:
@@ -50,6 +53,8 @@ class TransitionCoverage(gym.Wrapper):
         self.n_actions = int(env.action_space.n)
         # tried[s, a] is True once action a was taken in state s; shape (n_states, n_actions).
         self.tried = np.zeros((self.n_states, self.n_actions), dtype=bool)
+        mask = getattr(env.unwrapped, "state_mask", None)
+        self.n_pairs = self.n_actions * (int(np.sum(mask)) if mask is not None else self.n_states)
         self.transitions_seen = 0
         self.episodes = 0
         self.episodes_to_full_coverage: int | None = None
@@ -58,7 +63,7 @@ class TransitionCoverage(gym.Wrapper):
     @property
     def coverage(self) -> float:
         """Fraction of all (state, action) pairs tried so far."""
-        return self.transitions_seen / self.tried.size
+        return self.transitions_seen / self.n_pairs
 
     def mark_tried(self, tried: np.ndarray) -> None:
         """Count the pairs set in ``tried`` (n_states, n_actions) as tried, e.g. when resuming a run.
@@ -98,7 +103,7 @@ class TransitionCoverage(gym.Wrapper):
         if not self.tried[self._state, a]:
             self.tried[self._state, a] = True
             self.transitions_seen += 1
-            if self.episodes_to_full_coverage is None and self.transitions_seen == self.tried.size:
+            if self.episodes_to_full_coverage is None and self.transitions_seen == self.n_pairs:
                 self.episodes_to_full_coverage = self.episodes
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._state = self._read_state(obs, info)

@@ -9,6 +9,7 @@ episodes pass, TensorBoard logs under runs/, and one closing line:
 Examples:
     python scripts/train.py --env-kwargs length=100 layout_seed=3 --seed 1
     python scripts/train.py --algo bootdqn --episodes 200
+    python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
     python scripts/train.py --timesteps 2000 --save runs/max_chain.pt
     python scripts/train.py --resume runs/max_chain.pt --episodes 10
     tensorboard --logdir runs
@@ -89,11 +90,13 @@ def main(cfg: TrainConfig) -> dict:
 
     save_path = Path(cfg.save) if cfg.save else Path(cfg.logdir or ".") / f"{name}.pt"
     model.save(save_path)
-    total = env.tried.size
+    total = env.n_pairs
     episodes = callback.episodes_to_full_coverage or len(callback.coverage_per_episode)
     print(f"model saved to {save_path}")
     if tensorboard_log:
         print(f"TensorBoard: tensorboard --logdir {cfg.logdir}")
+    if callback.cell_coverage is not None:
+        print(f"visited {callback.cell_coverage:.0%} of the free cells")
     print(f"explored {env.coverage:.0%} of {total} transitions in {episodes} episodes ({seconds:.1f} s)")
     return {
         "coverage": env.coverage,

@@ -43,7 +43,7 @@ def test_moves_and_walls():
 
 
 def test_cell_coverage_accumulates_across_resets():
-    env = MazeEnv(size=7, layout="rooms", obs_mode="index", max_steps=2)
+    env = MazeEnv(size=7, layout="rooms", obs_mode="index", horizon=2)
     _, info = env.reset(seed=0)
     assert info["cells_visited"] == 1
     env.step(1)
@@ -115,7 +115,7 @@ def test_render_is_the_picture():
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [({"size": 3}, "size"), ({"obs_mode": "depth"}, "obs_mode"), ({"layout": "cave"}, "layout"),
-     ({"texture": "wood"}, "texture"), ({"image_size": 4}, "image_size"), ({"max_steps": 0}, "max_steps")],
+     ({"texture": "wood"}, "texture"), ({"image_size": 4}, "image_size"), ({"horizon": 0}, "horizon")],
 )  # fmt: skip
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):

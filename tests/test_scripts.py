@@ -60,3 +60,16 @@ def test_train_resume_continues(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "resumed" in out
     assert second["coverage"] == 1.0
+
+
+def test_pixel_maze_run_logs_cell_coverage(tmp_path, capsys):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    maze = ["obs_mode=rgb", "image_size=16", "horizon=30"]
+    cfg = TrainConfig(algo="bootdqn", env="maxplore/Maze-v0", env_kwargs=maze, timesteps=130, logdir=str(tmp_path),
+                      progress_bar=False)  # fmt: skip
+    main(cfg)
+    assert "of the free cells" in capsys.readouterr().out
+    runs = list(tmp_path.glob("bootdqn__Maze-v0*_1"))
+    tags = set(EventAccumulator(str(runs[0])).Reload().Tags()["scalars"])
+    assert {"explore/cell_coverage", "explore/coverage", "rollout/ep_rew_mean"} <= tags

@@ -75,3 +75,12 @@ def test_mark_tried_for_resumed_runs():
     assert env.transitions_seen == 3
     with pytest.raises(ValueError, match="tried"):
         env.mark_tried(np.zeros((2, 2), dtype=bool))
+
+
+def test_coverage_counts_only_existing_states_when_the_env_says_which():
+    env = TransitionCoverage(gym.make("maxplore/Maze-v0", size=5, layout="rooms", obs_mode="rgb", image_size=16))
+    free = int(env.unwrapped.state_mask.sum())
+    assert env.n_states == 25 and env.n_pairs == 4 * free < 100
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(1)
+    assert info["coverage"] == pytest.approx(1 / (4 * free))

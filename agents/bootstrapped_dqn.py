@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.dqn import DQN
+from vision_tools.sparse_vd import LinearSVDO, kl_divergence, sparsity_report
 
 
 class MaskedReplayBufferSamples(NamedTuple):
@@ -89,17 +90,20 @@ class BootstrappedQNetwork(BasePolicy):
         activation_fn: type[nn.Module] = nn.ReLU,
         normalize_images: bool = True,
         n_heads: int = 10,
+        sparse_heads: bool = False,
     ) -> None:
         super().__init__(
             observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images
         )
+        self.sparse_heads = sparse_heads
         self.net_arch = [64, 64] if net_arch is None else net_arch
         self.activation_fn = activation_fn
         self.features_dim = features_dim
         self.n_heads = n_heads
         self.torso = nn.Sequential(*create_mlp(features_dim, -1, self.net_arch, activation_fn))
         last = self.net_arch[-1] if self.net_arch else features_dim
-        self.heads = nn.Linear(last, n_heads * int(action_space.n))  # all K heads: rows k*A..(k+1)*A
+        n_out = n_heads * int(action_space.n)  # all K heads: rows k*A..(k+1)*A
+        self.heads = LinearSVDO(last, n_out) if sparse_heads else nn.Linear(last, n_out)
 
     def forward(self, obs: PyTorchObs) -> torch.Tensor:
         h = self.torso(self.extract_features(obs, self.features_extractor))  # (B, hidden)
@@ -118,6 +122,7 @@ class BootstrappedQNetwork(BasePolicy):
             activation_fn=self.activation_fn,
             features_extractor=self.features_extractor,
             n_heads=self.n_heads,
+            sparse_heads=self.sparse_heads,
         )
         return data
 
@@ -125,22 +130,25 @@ class BootstrappedQNetwork(BasePolicy):
 class BootstrappedDQNPolicy(DQNPolicy):
     """DQN's policy (online and target network, optimiser) with :class:`BootstrappedQNetwork` Q-networks.
 
-    :param n_heads: number of Q-heads K. Every other argument is ``DQNPolicy``'s.
+    :param n_heads: number of Q-heads K.
+    :param sparse_heads: build the heads as one Sparse Variational Dropout layer (Molchanov et al. 2017).
+        Every other argument is ``DQNPolicy``'s.
     """
 
     q_net: BootstrappedQNetwork
     q_net_target: BootstrappedQNetwork
 
-    def __init__(self, *args: Any, n_heads: int = 10, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, n_heads: int = 10, sparse_heads: bool = False, **kwargs: Any) -> None:
         self.n_heads = n_heads  # needed by make_q_net, which DQNPolicy.__init__ calls
+        self.sparse_heads = sparse_heads
         super().__init__(*args, **kwargs)
 
     def make_q_net(self) -> BootstrappedQNetwork:
         net_args = self._update_features_extractor(self.net_args, features_extractor=None)
-        return BootstrappedQNetwork(**net_args, n_heads=self.n_heads).to(self.device)
+        return BootstrappedQNetwork(**net_args, n_heads=self.n_heads, sparse_heads=self.sparse_heads).to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {**super()._get_constructor_parameters(), "n_heads": self.n_heads}
+        return {**super()._get_constructor_parameters(), "n_heads": self.n_heads, "sparse_heads": self.sparse_heads}
 
 
 class BootstrappedCnnPolicy(BootstrappedDQNPolicy):
@@ -160,6 +168,10 @@ class BootstrappedDQN(DQN):
         1.0 gives every head all data).
     :param exploration_initial_eps: epsilon-greedy on top of the heads; 0 by default, as in the paper.
     :param exploration_final_eps: see ``exploration_initial_eps``.
+    :param sparse: Sparse Variational Dropout heads; their KL, divided by the number of stored
+        transitions, joins the TD loss, and ``sparsity/kept_fraction`` and ``sparsity/compression`` are
+        logged.
+    :param kl_anneal_steps: gradient steps over which the KL weight rises from 0 to 1 (``sparse`` only).
     :param kwargs: every other argument of ``stable_baselines3.DQN`` (``learning_rate``,
         ``target_update_interval``, ``policy_kwargs`` ...), by keyword.
     """
@@ -181,6 +193,8 @@ class BootstrappedDQN(DQN):
         mask_prob: float = 0.5,
         exploration_initial_eps: float = 0.0,
         exploration_final_eps: float = 0.0,
+        sparse: bool = False,
+        kl_anneal_steps: int = 10_000,
         **kwargs: Any,
     ) -> None:
         if isinstance(n_heads, bool) or not isinstance(n_heads, int) or n_heads < 1:
@@ -192,8 +206,11 @@ class BootstrappedDQN(DQN):
                 raise ValueError(f"{name} is set by BootstrappedDQN (masked replay); do not pass it")
         self.n_heads = n_heads
         self.mask_prob = mask_prob
+        self.sparse = sparse
+        self.kl_anneal_steps = kl_anneal_steps
         self.active_head = 0
-        policy_kwargs = {**(kwargs.pop("policy_kwargs", None) or {}), "n_heads": n_heads}
+        user_policy_kwargs = kwargs.pop("policy_kwargs", None) or {}
+        policy_kwargs = {**user_policy_kwargs, "n_heads": n_heads, "sparse_heads": sparse}
         super().__init__(
             policy,
             env,
@@ -213,7 +230,9 @@ class BootstrappedDQN(DQN):
                 "mask_prob": mask_prob,
                 "exploration_initial_eps": exploration_initial_eps,
                 "exploration_final_eps": exploration_final_eps,
-                "policy_kwargs": {k: v for k, v in policy_kwargs.items() if k != "n_heads"} or None,
+                "sparse": sparse,
+                "kl_anneal_steps": kl_anneal_steps,
+                "policy_kwargs": user_policy_kwargs or None,
             },
         )
 
@@ -248,6 +267,9 @@ class BootstrappedDQN(DQN):
             masks = data.masks  # (B, K)
             loss = ((td * masks).sum(0) / masks.sum(0).clamp_min(1.0)).sum()  # sum over heads
             losses.append(loss.item())
+            if self.sparse:  # SGVLB / N with N the transitions stored so far
+                kl_weight = min(1.0, self._n_updates / self.kl_anneal_steps) if self.kl_anneal_steps else 1.0
+                loss = loss + kl_weight * kl_divergence(self.q_net) / self.replay_buffer.size()
             self.policy.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
@@ -255,6 +277,10 @@ class BootstrappedDQN(DQN):
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/loss", float(np.mean(losses)))
+        if self.sparse:
+            _, total = sparsity_report(self.q_net)
+            self.logger.record("sparsity/kept_fraction", total.kept / total.weights)
+            self.logger.record("sparsity/compression", total.compression)
 
     def predict(
         self,

@@ -19,6 +19,7 @@ import torch
 from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.tabular_explorer import TabularExplorer
+from vision_tools.sparse_vd import kl_divergence, sparsity_report
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
 from world_models.discrete import DiscreteDynamicsEnsemble
 from world_models.exploration_mdp import value_iteration
@@ -48,6 +49,10 @@ class MAX(TabularExplorer):
         ``"none"`` (see :mod:`world_models.bootstrap`).
     :param planning_horizon: steps to plan over; ``None`` plans over the steps left in the episode, read
         from the env's ``horizon`` attribute or ``spec.max_episode_steps``.
+    :param sparse: build the ensemble from Sparse Variational Dropout layers (Molchanov et al. 2017) and
+        add their KL, divided by the number of real transitions, to the loss; the kept-weight fraction
+        is logged as ``sparsity/kept_fraction`` and ``sparsity/compression``.
+    :param kl_anneal_steps: gradient steps over which the KL weight rises from 0 to 1 (``sparse`` only).
     :param tensorboard_log: folder for TensorBoard runs (``None``: no TensorBoard).
     :param seed: seed of every random choice (initialisation, bootstrap draws, tie-breaking, the env).
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
@@ -72,6 +77,8 @@ class MAX(TabularExplorer):
         learning_starts: int = 0,
         bootstrap: str = "bayesian",
         planning_horizon: int | None = None,
+        sparse: bool = False,
+        kl_anneal_steps: int = 1000,
         tensorboard_log: str | None = None,
         seed: int | None = None,
         device: torch.device | str = "auto",
@@ -121,6 +128,8 @@ class MAX(TabularExplorer):
         self.learning_starts = learning_starts
         self.bootstrap = bootstrap
         self.planning_horizon = planning_horizon
+        self.sparse = sparse
+        self.kl_anneal_steps = kl_anneal_steps
         self._setup_model()
 
     # ------------------------------------------------------------------ set-up
@@ -134,6 +143,7 @@ class MAX(TabularExplorer):
             n_hidden_layers=self.n_hidden_layers,
             activation=self.activation,
             code_scale=self.code_scale,
+            sparse=self.sparse,
         ).to(self.device)
         self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=self.learning_rate, foreach=True)
         # Distinct real transitions (U, 3) as (s, a, s') rows and each member's summed bootstrap
@@ -184,10 +194,19 @@ class MAX(TabularExplorer):
                 return self.ensemble.nll(states, actions, next_states)  # (E, U)
             return self.ensemble.nll(states[index], actions[index], next_states[index])  # (E, b)
 
+        penalty = None
+        if self.sparse:  # the SGVLB divided by N: mean NLL + w * KL / N
+            kl_weight = min(1.0, self._n_updates / self.kl_anneal_steps) if self.kl_anneal_steps else 1.0
+            n_real = float(self.visits.sum())
+
+            def penalty() -> torch.Tensor:
+                return kl_weight * kl_divergence(self.ensemble) / n_real
+
         self.ensemble.train()
         self.last_nll = fit(
-            nll_fn, weights, self.optimizer, steps=self.gradient_steps, batch_size=self.batch_size, rng=self.rng
-        )
+            nll_fn, weights, self.optimizer, steps=self.gradient_steps, batch_size=self.batch_size, rng=self.rng,
+            penalty=penalty,
+        )  # fmt: skip
         self._n_updates += self.gradient_steps
         return self.last_nll
 
@@ -224,11 +243,16 @@ class MAX(TabularExplorer):
         if self.utility is not None:
             self.logger.record("explore/utility_mean", float(self.utility.mean()))
         self.logger.record("model/nll", self.last_nll)
+        if self.sparse:
+            _, total = sparsity_report(self.ensemble)
+            self.logger.record("sparsity/kept_fraction", total.kept / total.weights)
+            self.logger.record("sparsity/compression", total.compression)
 
     # ------------------------------------------------------------------ checkpoints
     HYPER_PARAMETERS = (
         "ensemble_size", "hidden_size", "n_hidden_layers", "activation", "code_scale", "learning_rate",
-        "gradient_steps", "batch_size", "train_freq", "learning_starts", "bootstrap", "planning_horizon",
+        "gradient_steps", "batch_size", "train_freq", "learning_starts", "bootstrap", "planning_horizon", "sparse",
+        "kl_anneal_steps",
         "log_interval",
     )  # fmt: skip
 

@@ -58,6 +58,7 @@ def fit(
     steps: int,
     batch_size: int | None = None,
     rng: np.random.Generator | None = None,
+    penalty=None,
 ) -> float:
     """Take ``steps`` optimiser steps on the bootstrap-weighted NLL; return the last step's loss.
 
@@ -68,6 +69,8 @@ def fit(
     :param steps: number of gradient steps.
     :param batch_size: minibatch size; ``None`` (or N <= batch_size) uses all samples in every step.
     :param rng: generator for minibatch indices (needed when minibatching).
+    :param penalty: optional ``penalty()`` -> scalar tensor added to every step's loss (e.g. a scaled
+        KL term of Sparse Variational Dropout layers); the returned loss excludes it.
     """
     n = weights.shape[1]
     loss = torch.zeros(())
@@ -81,6 +84,6 @@ def fit(
             w = weights[:, index]  # (E, b)
         loss = weighted_member_loss(nll_fn(index), w)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + penalty() if penalty is not None else loss).backward()
         optimizer.step()
     return float(loss.detach())

@@ -29,6 +29,11 @@ class DiscreteDynamicsEnsemble(nn.Module):
         from U(-code_scale, code_scale) whatever S*A is. Codes this large make untrained members disagree
         (DESIGN.md: "untrained members disagree everywhere"), and a pair that is never tried keeps its
         random codes, so its utility stays high until it is visited.
+    :param sparse: Sparse Variational Dropout for every layer after the first. The first layer stays
+        dense: it is a table of per-pair codes, and the codes of untried pairs get no data gradient, only
+        the KL's, so Adam would prune them within a few hundred steps and erase exactly the disagreement
+        that makes untried pairs interesting (measured: 31-34 episodes instead of 7-8 on the 10-state
+        chain).
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class DiscreteDynamicsEnsemble(nn.Module):
         n_hidden_layers: int = 1,
         activation: str = "swish",
         code_scale: float = 1.0,
+        sparse: bool = False,
     ) -> None:
         super().__init__()
         self.n_states = n_states
@@ -53,6 +59,8 @@ class DiscreteDynamicsEnsemble(nn.Module):
             n_hidden_layers=n_hidden_layers,
             activation=activation,
             input_init_scale=code_scale * (n_states * n_actions) ** 0.5,
+            sparse=sparse,
+            sparse_first_layer=False,
         )
 
     @property
@@ -62,7 +70,7 @@ class DiscreteDynamicsEnsemble(nn.Module):
     def features(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """(B,) states and (B,) actions -> (B, S*A) one-hot pair codes."""
         pair = states * self.n_actions + actions  # (B,)
-        return F.one_hot(pair, self.n_states * self.n_actions).to(self.net.layers[0].weight.dtype)  # (B, S*A)
+        return F.one_hot(pair, self.n_states * self.n_actions).to(self.net.layers[0].bias.dtype)  # (B, S*A)
 
     def nll(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
         """(E, B) negative log-likelihood of the observed next states under each member."""
@@ -70,7 +78,7 @@ class DiscreteDynamicsEnsemble(nn.Module):
 
     def probs_all_pairs(self) -> torch.Tensor:
         """(E, S*A, S) every member's next-state distribution for every pair, row ``s * A + a``."""
-        eye = torch.eye(self.n_states * self.n_actions, device=self.net.layers[0].weight.device)  # (S*A, S*A)
+        eye = torch.eye(self.n_states * self.n_actions, device=self.net.layers[0].bias.device)  # (S*A, S*A)
         return self.net.probs(eye)  # (E, S*A, S)
 
     @torch.no_grad()

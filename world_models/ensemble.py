@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from vision_tools.sparse_vd import EnsembleLinearSVDO
+
 ACTIVATIONS = {"swish": F.silu, "relu": F.relu, "tanh": torch.tanh}
 
 
@@ -67,6 +69,9 @@ class EnsembleMLP(nn.Module):
     :param n_hidden_layers: number of hidden layers (0 gives E linear models).
     :param activation: ``"swish"`` (MAX's choice), ``"relu"`` or ``"tanh"``.
     :param input_init_scale: ``init_scale`` of the first layer (see :class:`EnsembleLinear`).
+    :param sparse: build the layers as Sparse Variational Dropout layers
+        (:class:`vision_tools.sparse_vd.EnsembleLinearSVDO`); train with their KL term.
+    :param sparse_first_layer: with ``sparse``, make the first layer sparse too (``False`` keeps it dense).
     """
 
     def __init__(
@@ -79,6 +84,8 @@ class EnsembleMLP(nn.Module):
         n_hidden_layers: int = 1,
         activation: str = "swish",
         input_init_scale: float = 1.0,
+        sparse: bool = False,
+        sparse_first_layer: bool = True,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -87,10 +94,15 @@ class EnsembleMLP(nn.Module):
             raise ValueError(f"n_hidden_layers must be >= 0, got {n_hidden_layers}")
         _check_positive_int("hidden_size", hidden_size)
         widths = [in_features] + [hidden_size] * n_hidden_layers + [out_features]
+
+        def layer_class(i: int) -> type[nn.Module]:
+            return EnsembleLinearSVDO if sparse and (i > 0 or sparse_first_layer) else EnsembleLinear
+
         self.layers = nn.ModuleList(
-            EnsembleLinear(ensemble_size, w_in, out_features=w_out, init_scale=input_init_scale if i == 0 else 1.0)
+            layer_class(i)(ensemble_size, w_in, out_features=w_out, init_scale=input_init_scale if i == 0 else 1.0)
             for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:], strict=True))
         )
+        self.sparse = sparse
         self.activation = activation
         self.ensemble_size = ensemble_size
         self.in_features = in_features

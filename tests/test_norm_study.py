@@ -1,0 +1,33 @@
+"""The normalisation study's data split and model, and one tiny training run."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from mnist_subset import load_digits_split  # noqa: E402
+from norm_study import NORM_LABELS, make_cnn, train_once  # noqa: E402
+
+
+def test_split_is_fixed_balanced_and_standardised():
+    X_train, y_train, X_test, y_test = load_digits_split()
+    assert X_train.shape == (4000, 1, 28, 28) and X_test.shape == (1000, 1, 28, 28)
+    assert np.array_equal(load_digits_split()[3], y_test)  # the same split every time
+    assert set(np.bincount(y_test)) <= set(range(70, 130))  # about 100 per class
+    assert abs(float(X_train.mean())) < 0.2
+
+
+@pytest.mark.parametrize("norm", list(NORM_LABELS))
+def test_models_classify_28x28_digits(norm):
+    logits = make_cnn(norm, groups=4)(torch.randn(3, 1, 28, 28))
+    assert logits.shape == (3, 10)
+
+
+def test_one_short_training_beats_chance():
+    result = train_once({"norm": "batch", "batch_size": 32, "seed": 0, "epochs": 1, "groups": 4, "base_lr": 0.4})
+    assert result["test_error"] < 0.7  # chance is 0.9
+    assert result["lr"] == pytest.approx(0.4)

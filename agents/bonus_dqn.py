@@ -16,7 +16,7 @@ from stable_baselines3.common.type_aliases import GymEnv, ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.counts import COUNT_METHODS, StateActionCounter
-from agents.dqn import DQN
+from agents.dqn import DQN, reject_replay_buffer_kwargs
 
 
 class CountBonusReplayBuffer(ReplayBuffer):
@@ -73,9 +73,7 @@ class BonusDQN(DQN):
             raise ValueError(f"bonus must be one of {COUNT_METHODS}, got {bonus!r}")
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
-        for name in ("replay_buffer_class", "replay_buffer_kwargs"):
-            if name in kwargs:
-                raise ValueError(f"{name} is set by BonusDQN (count-bonus replay); do not pass it")
+        reject_replay_buffer_kwargs(kwargs, "BonusDQN", "count-bonus replay")
         self.bonus = bonus
         self.beta = beta
         self.hash_bits = hash_bits

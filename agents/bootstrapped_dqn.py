@@ -25,8 +25,8 @@ from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 from torch.nn import functional as F
 
-from agents.dqn import DQN
-from vision_tools.sparse_vd import LinearSVDO, kl_divergence, sparsity_report
+from agents.dqn import DQN, reject_replay_buffer_kwargs
+from vision_tools.sparse_vd import LinearSVDO, kl_divergence, kl_weight, record_sparsity
 
 
 class MaskedReplayBufferSamples(NamedTuple):
@@ -201,9 +201,7 @@ class BootstrappedDQN(DQN):
             raise ValueError(f"n_heads must be a positive int, got {n_heads!r}")
         if not 0.0 < mask_prob <= 1.0:
             raise ValueError(f"mask_prob must be in (0, 1], got {mask_prob!r}")
-        for name in ("replay_buffer_class", "replay_buffer_kwargs"):
-            if name in kwargs:
-                raise ValueError(f"{name} is set by BootstrappedDQN (masked replay); do not pass it")
+        reject_replay_buffer_kwargs(kwargs, "BootstrappedDQN", "masked replay")
         self.n_heads = n_heads
         self.mask_prob = mask_prob
         self.sparse = sparse
@@ -268,8 +266,8 @@ class BootstrappedDQN(DQN):
             loss = ((td * masks).sum(0) / masks.sum(0).clamp_min(1.0)).sum()  # sum over heads
             losses.append(loss.item())
             if self.sparse:  # SGVLB / N with N the transitions stored so far
-                kl_weight = min(1.0, self._n_updates / self.kl_anneal_steps) if self.kl_anneal_steps else 1.0
-                loss = loss + kl_weight * kl_divergence(self.q_net) / self.replay_buffer.size()
+                weight = kl_weight(self._n_updates, self.kl_anneal_steps) / self.replay_buffer.size()
+                loss = loss + weight * kl_divergence(self.q_net)
             self.policy.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
@@ -278,9 +276,7 @@ class BootstrappedDQN(DQN):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/loss", float(np.mean(losses)))
         if self.sparse:
-            _, total = sparsity_report(self.q_net)
-            self.logger.record("sparsity/kept_fraction", total.kept / total.weights)
-            self.logger.record("sparsity/compression", total.compression)
+            record_sparsity(self.logger, self.q_net)
 
     def predict(
         self,

@@ -11,6 +11,13 @@ from stable_baselines3.common.type_aliases import GymEnv
 from agents.sb3_checkpoint import SafeCheckpointMixin
 
 
+def reject_replay_buffer_kwargs(kwargs: dict[str, Any], owner: str, what: str) -> None:
+    """Agents that bring their own replay buffer refuse a user-given one with a clear error."""
+    for name in ("replay_buffer_class", "replay_buffer_kwargs"):
+        if name in kwargs:
+            raise ValueError(f"{name} is set by {owner} ({what}); do not pass it")
+
+
 class DQN(SafeCheckpointMixin, stable_baselines3.DQN):
     """``stable_baselines3.DQN`` with :class:`~agents.sb3_checkpoint.SafeCheckpointMixin`'s save/load.
 

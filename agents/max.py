@@ -19,7 +19,7 @@ import torch
 from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.tabular_explorer import TabularExplorer
-from vision_tools.sparse_vd import kl_divergence, sparsity_report
+from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
 from world_models.discrete import DiscreteDynamicsEnsemble
 from world_models.exploration_mdp import value_iteration
@@ -196,11 +196,10 @@ class MAX(TabularExplorer):
 
         penalty = None
         if self.sparse:  # the SGVLB divided by N: mean NLL + w * KL / N
-            kl_weight = min(1.0, self._n_updates / self.kl_anneal_steps) if self.kl_anneal_steps else 1.0
-            n_real = float(self.visits.sum())
+            weight = kl_weight(self._n_updates, self.kl_anneal_steps) / float(self.visits.sum())
 
             def penalty() -> torch.Tensor:
-                return kl_weight * kl_divergence(self.ensemble) / n_real
+                return weight * kl_divergence(self.ensemble)
 
         self.ensemble.train()
         self.last_nll = fit(
@@ -244,9 +243,7 @@ class MAX(TabularExplorer):
             self.logger.record("explore/utility_mean", float(self.utility.mean()))
         self.logger.record("model/nll", self.last_nll)
         if self.sparse:
-            _, total = sparsity_report(self.ensemble)
-            self.logger.record("sparsity/kept_fraction", total.kept / total.weights)
-            self.logger.record("sparsity/compression", total.compression)
+            record_sparsity(self.logger, self.ensemble)
 
     # ------------------------------------------------------------------ checkpoints
     HYPER_PARAMETERS = (

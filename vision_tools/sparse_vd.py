@@ -184,6 +184,19 @@ def sparsity_report(module: nn.Module) -> tuple[list[LayerSparsity], LayerSparsi
     return rows, total
 
 
+def record_sparsity(logger, module: nn.Module) -> None:
+    """Record ``sparsity/kept_fraction`` and ``sparsity/compression`` of ``module`` with an SB3-style
+    ``logger`` (anything with ``record(key, value)``)."""
+    _, total = sparsity_report(module)
+    logger.record("sparsity/kept_fraction", total.kept / total.weights if total.weights else 1.0)
+    logger.record("sparsity/compression", total.compression)
+
+
+def kl_weight(step: int, anneal_steps: int) -> float:
+    """KL weight rising linearly from 0 to 1 over ``anneal_steps`` steps (always 1 when that is 0)."""
+    return 1.0 if anneal_steps == 0 else min(1.0, step / anneal_steps)
+
+
 class SGVLB:
     """The stochastic gradient variational lower bound, negated for minimising:
     ``n_train * mean_nll + kl_weight * KL``, with ``kl_weight`` rising linearly from 0 to 1 over
@@ -204,7 +217,7 @@ class SGVLB:
 
     @property
     def kl_weight(self) -> float:
-        return 1.0 if self.anneal_steps == 0 else min(1.0, self.steps_done / self.anneal_steps)
+        return kl_weight(self.steps_done, self.anneal_steps)
 
     def __call__(self, mean_nll: torch.Tensor, model: nn.Module) -> torch.Tensor:
         return self.n_train * mean_nll + self.kl_weight * kl_divergence(model)

@@ -67,7 +67,7 @@ def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ValueError(f"expected key=value in --env-kwargs, got {pair!r}")
+            raise ValueError(f"expected key=value, got {pair!r}")
         key, value = pair.split("=", 1)
         try:
             out[key] = ast.literal_eval(value)

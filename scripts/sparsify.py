@@ -41,6 +41,7 @@ class SparsifyConfig:
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     batch_size: int = field(default=100, metadata={"help": "batch size"})
     threshold: float = field(default=3.0, metadata={"help": "log_alpha above which a weight is pruned"})
+    warm_start: bool = field(default=False, metadata={"help": "start the sparse net from the dense net's weights"})
     seed: int = field(default=0, metadata={"help": "seed"})
     quick: bool = field(default=False, metadata={"help": "a tenth of the epochs"})
     out: str = field(default="runs/sparsify", metadata={"help": "folder for the JSON results"})
@@ -73,6 +74,16 @@ def lenet5(sparse: bool, threshold: float) -> nn.Module:
 
 def dense_weight_count(model: nn.Module) -> list[tuple[str, int]]:
     return [(n, m.weight.numel()) for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+
+
+def copy_dense_weights(dense: nn.Module, sparse: nn.Module) -> None:
+    """Copy each dense layer's weight and bias into the matching sparse layer's theta and bias."""
+    dense_layers = [m for m in dense.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    sparse_layers = [m for m in sparse.modules() if isinstance(m, LinearSVDO | Conv2dSVDO)]
+    with torch.no_grad():
+        for d, s in zip(dense_layers, sparse_layers, strict=True):
+            s.theta.copy_(d.weight)
+            s.bias.copy_(d.bias)
 
 
 def train(model: nn.Module, data, cfg: SparsifyConfig, epochs: int, sparse: bool, desc: str) -> dict:
@@ -111,6 +122,8 @@ def main(cfg: SparsifyConfig) -> list[dict]:
         dense_result = train(dense, data, cfg, cfg.dense_epochs, sparse=False, desc=f"{net} dense")
         torch.manual_seed(cfg.seed)
         sparse = builders[net](True, cfg.threshold)
+        if cfg.warm_start:
+            copy_dense_weights(dense, sparse)
         sparse_result = train(sparse, data, cfg, cfg.sparse_epochs, sparse=True, desc=f"{net} sparse")
         layers, total = sparsity_report(sparse)
         log_alpha = torch.cat([m.log_alpha.detach().flatten() for m in sparse.modules() if hasattr(m, "log_alpha")])

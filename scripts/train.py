@@ -9,6 +9,7 @@ episodes pass, TensorBoard logs under runs/, and one closing line:
 Examples:
     python scripts/train.py --env-kwargs length=100 layout_seed=3 --seed 1
     python scripts/train.py --algo bootdqn --episodes 200
+    python scripts/train.py --agent-kwargs sparse=True bootstrap=poisson
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
     python scripts/train.py --timesteps 2000 --save runs/max_chain.pt
     python scripts/train.py --resume runs/max_chain.pt --episodes 10
@@ -45,6 +46,9 @@ class TrainConfig:
         default_factory=lambda: ["length=50", "layout_seed=0"],
         metadata={"help": "key=value pairs passed to gym.make"},
     )
+    agent_kwargs: list[str] = field(
+        default_factory=list, metadata={"help": "key=value hyper-parameters of the agent, e.g. sparse=True"}
+    )
     episodes: int = field(default=60, metadata={"help": "stop after this many episodes"})
     timesteps: int = field(default=0, metadata={"help": "step budget instead of --episodes when > 0"})
     stop_at_full: bool = field(default=True, metadata={"help": "stop once every transition has been tried"})
@@ -74,7 +78,10 @@ def main(cfg: TrainConfig) -> dict:
             env.mark_tried(model.visits > 0)
         print(f"resumed {cfg.resume}: {model.num_timesteps} steps")
     else:
-        model = make_agent(cfg.algo, env, seed=cfg.seed, device=cfg.device, tensorboard_log=tensorboard_log)
+        model = make_agent(
+            cfg.algo, env, seed=cfg.seed, device=cfg.device, tensorboard_log=tensorboard_log,
+            **parse_kwargs(cfg.agent_kwargs),
+        )  # fmt: skip
 
     callback = CoverageCallback(max_episodes=cfg.episodes, stop_at_full=cfg.stop_at_full)
     budget = cfg.timesteps if cfg.timesteps > 0 else cfg.episodes * (episode_limit(env) or 1000)

@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.dqn import DQN, reject_replay_buffer_kwargs
-from vision_tools.sparse_vd import LinearSVDO, kl_divergence, kl_weight, record_sparsity
+from vision_tools.sparse_vd import LinearSVDO, record_sparsity
 
 
 class MaskedReplayBufferSamples(NamedTuple):
@@ -90,12 +90,12 @@ class BootstrappedQNetwork(BasePolicy):
         activation_fn: type[nn.Module] = nn.ReLU,
         normalize_images: bool = True,
         n_heads: int = 10,
-        sparse_heads: bool = False,
+        sparse_head: bool = False,
     ) -> None:
         super().__init__(
             observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images
         )
-        self.sparse_heads = sparse_heads
+        self.sparse_head = sparse_head
         self.net_arch = [64, 64] if net_arch is None else net_arch
         self.activation_fn = activation_fn
         self.features_dim = features_dim
@@ -103,7 +103,7 @@ class BootstrappedQNetwork(BasePolicy):
         self.torso = nn.Sequential(*create_mlp(features_dim, -1, self.net_arch, activation_fn))
         last = self.net_arch[-1] if self.net_arch else features_dim
         n_out = n_heads * int(action_space.n)  # all K heads: rows k*A..(k+1)*A
-        self.heads = LinearSVDO(last, n_out) if sparse_heads else nn.Linear(last, n_out)
+        self.heads = LinearSVDO(last, n_out) if sparse_head else nn.Linear(last, n_out)
 
     def forward(self, obs: PyTorchObs) -> torch.Tensor:
         h = self.torso(self.extract_features(obs, self.features_extractor))  # (B, hidden)
@@ -122,7 +122,7 @@ class BootstrappedQNetwork(BasePolicy):
             activation_fn=self.activation_fn,
             features_extractor=self.features_extractor,
             n_heads=self.n_heads,
-            sparse_heads=self.sparse_heads,
+            sparse_head=self.sparse_head,
         )
         return data
 
@@ -131,24 +131,24 @@ class BootstrappedDQNPolicy(DQNPolicy):
     """DQN's policy (online and target network, optimiser) with :class:`BootstrappedQNetwork` Q-networks.
 
     :param n_heads: number of Q-heads K.
-    :param sparse_heads: build the heads as one Sparse Variational Dropout layer (Molchanov et al. 2017).
+    :param sparse_head: build the heads as one Sparse Variational Dropout layer (Molchanov et al. 2017).
         Every other argument is ``DQNPolicy``'s.
     """
 
     q_net: BootstrappedQNetwork
     q_net_target: BootstrappedQNetwork
 
-    def __init__(self, *args: Any, n_heads: int = 10, sparse_heads: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, n_heads: int = 10, sparse_head: bool = False, **kwargs: Any) -> None:
         self.n_heads = n_heads  # needed by make_q_net, which DQNPolicy.__init__ calls
-        self.sparse_heads = sparse_heads
+        self.sparse_head = sparse_head
         super().__init__(*args, **kwargs)
 
     def make_q_net(self) -> BootstrappedQNetwork:
         net_args = self._update_features_extractor(self.net_args, features_extractor=None)
-        return BootstrappedQNetwork(**net_args, n_heads=self.n_heads, sparse_heads=self.sparse_heads).to(self.device)
+        return BootstrappedQNetwork(**net_args, n_heads=self.n_heads, sparse_head=self.sparse_head).to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {**super()._get_constructor_parameters(), "n_heads": self.n_heads, "sparse_heads": self.sparse_heads}
+        return {**super()._get_constructor_parameters(), "n_heads": self.n_heads, "sparse_head": self.sparse_head}
 
 
 class BootstrappedCnnPolicy(BootstrappedDQNPolicy):
@@ -168,9 +168,7 @@ class BootstrappedDQN(DQN):
         1.0 gives every head all data).
     :param exploration_initial_eps: epsilon-greedy on top of the heads; 0 by default, as in the paper.
     :param exploration_final_eps: see ``exploration_initial_eps``.
-    :param sparse: Sparse Variational Dropout heads; their KL, divided by the number of stored
-        transitions, joins the TD loss, and ``sparsity/kept_fraction`` and ``sparsity/compression`` are
-        logged.
+    :param sparse: Sparse Variational Dropout heads (see :class:`agents.dqn.DQN`).
     :param kl_anneal_steps: gradient steps over which the KL weight rises from 0 to 1 (``sparse`` only).
     :param kwargs: every other argument of ``stable_baselines3.DQN`` (``learning_rate``,
         ``target_update_interval``, ``policy_kwargs`` ...), by keyword.
@@ -204,17 +202,17 @@ class BootstrappedDQN(DQN):
         reject_replay_buffer_kwargs(kwargs, "BootstrappedDQN", "masked replay")
         self.n_heads = n_heads
         self.mask_prob = mask_prob
-        self.sparse = sparse
-        self.kl_anneal_steps = kl_anneal_steps
         self.active_head = 0
         user_policy_kwargs = kwargs.pop("policy_kwargs", None) or {}
-        policy_kwargs = {**user_policy_kwargs, "n_heads": n_heads, "sparse_heads": sparse}
+        policy_kwargs = {**user_policy_kwargs, "n_heads": n_heads}
         super().__init__(
             policy,
             env,
             exploration_initial_eps=exploration_initial_eps,
             exploration_final_eps=exploration_final_eps,
             policy_kwargs=policy_kwargs,
+            sparse=sparse,
+            kl_anneal_steps=kl_anneal_steps,
             replay_buffer_class=MaskedReplayBuffer,
             replay_buffer_kwargs={"n_heads": n_heads, "mask_prob": mask_prob},
             **kwargs,
@@ -265,9 +263,6 @@ class BootstrappedDQN(DQN):
             masks = data.masks  # (B, K)
             loss = ((td * masks).sum(0) / masks.sum(0).clamp_min(1.0)).sum()  # sum over heads
             losses.append(loss.item())
-            if self.sparse:  # SGVLB / N with N the transitions stored so far
-                weight = kl_weight(self._n_updates, self.kl_anneal_steps) / self.replay_buffer.size()
-                loss = loss + weight * kl_divergence(self.q_net)
             self.policy.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
@@ -275,7 +270,7 @@ class BootstrappedDQN(DQN):
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/loss", float(np.mean(losses)))
-        if self.sparse:
+        if self.sparse:  # the KL gradient itself is added by DQN's optimiser step pre-hook
             record_sparsity(self.logger, self.q_net)
 
     def predict(

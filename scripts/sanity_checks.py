@@ -236,7 +236,7 @@ def plot_grid(grid, stage_names, image, path: Path) -> None:
     rows, cols = len(grid), len(stage_names) + 1
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows), squeeze=False)
     for r, (method, maps) in enumerate(grid.items()):
-        axes[r][0].imshow(image[0], cmap="gray")
+        axes[r][0].imshow(image[0].numpy(), cmap="gray")
         axes[r][0].set_ylabel(method, fontsize=6)
         for c, m in enumerate(maps, start=1):
             axes[r][c].imshow(normalize_map(m), cmap="gray", vmin=0, vmax=1)

@@ -151,6 +151,18 @@ def main(cfg: SanityConfig) -> dict:
     return record
 
 
+def save_image_grid(fig, axes, path: Path) -> None:
+    """Hide the ticks of every panel of an image grid, then save and close the figure."""
+    import matplotlib.pyplot as plt
+
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 class HeadMean(nn.Module):
     """A Bootstrapped DQN Q-network seen as one (N, A) scorer: the mean of its heads' Q-values."""
 
@@ -191,12 +203,7 @@ def agent_maps(cfg: SanityConfig, path: Path) -> Path:
     for r in range(len(frames)):
         axes[r][0].imshow(frames[r])
         axes[r][0].set_title(f"action {int(actions[r])}", fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_image_grid(fig, axes, path)
     print(f"agent figure: {path}")
     return path
 
@@ -242,12 +249,7 @@ def plot_grid(grid, stage_names, image, path: Path) -> None:
             axes[r][c].imshow(normalize_map(m), cmap="gray", vmin=0, vmax=1)
             if r == 0:
                 axes[r][c].set_title(stage_names[c - 1], fontsize=6)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_image_grid(fig, axes, path)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from chain_runs import LABELS, markdown_table, plot_coverage, plot_scaling, run_jobs, summary_rows  # noqa: E402
+from chain_runs import (  # noqa: E402
+    LABELS,
+    episodes_to_optimal,
+    markdown_table,
+    optimal_chain_return,
+    plot_coverage,
+    plot_scaling,
+    run_jobs,
+    summary_rows,
+)
 from config_cli import parse_config  # noqa: E402
 
 SUITES = ("env-speed", "max-chain", "speed", "chain", "tune", "sanity")
@@ -153,27 +162,24 @@ TUNE_GRID = {
 def tune(cfg: BenchmarkConfig) -> list[dict]:
     """Grid over the baselines' hyper-parameters on the 20-state chain, scored by coverage at the budget."""
     seeds = range(2 if cfg.quick else 3)
-    jobs = []
-    for algo, grid in TUNE_GRID.items():
-        for values in itertools.product(*grid.values()):
-            overrides = dict(zip(grid, values, strict=True))
-            jobs += chain_jobs(cfg, [algo], [20], seeds, overrides=overrides)
+    settings = [
+        (algo, dict(zip(grid, values, strict=True)))
+        for algo, grid in TUNE_GRID.items()
+        for values in itertools.product(*grid.values())
+    ]
+    jobs = [job for algo, overrides in settings for job in chain_jobs(cfg, [algo], [20], seeds, overrides=overrides)]
     for job in jobs:
         job["tensorboard"] = None
     runs = run_jobs(jobs, cfg.workers)
     print(f"\n20-state chain, {len(seeds)} layout seeds, budget {cfg.episodes} episodes\n")
     print(f"| agent | setting | coverage @{cfg.episodes}: median (min) | episodes to full (median) |")
     print("| --- | --- | ---: | ---: |")
-    results = []
-    for algo, grid in TUNE_GRID.items():
-        for values in itertools.product(*grid.values()):
-            overrides = dict(zip(grid, values, strict=True))
-            group = [r for r in runs if r["algo"] == algo and r["overrides"] == overrides]
-            cov = [r["coverage_per_episode"][-1] for r in group]
-            eps = [r["episodes_to_full"] or np.inf for r in group]
-            setting = ", ".join(f"{k}={v}" for k, v in overrides.items())
-            print(f"| {LABELS[algo]} | {setting} | {np.median(cov):.0%} ({min(cov):.0%}) | {np.median(eps):g} |")
-            results.append({"algo": algo, **overrides, "coverage": cov, "episodes": eps})
+    for algo, overrides in settings:
+        group = [r for r in runs if r["algo"] == algo and r["overrides"] == overrides]
+        cov = [r["coverage_per_episode"][-1] for r in group]
+        eps = [r["episodes_to_full"] or np.inf for r in group]
+        setting = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        print(f"| {LABELS[algo]} | {setting} | {np.median(cov):.0%} ({min(cov):.0%}) | {np.median(eps):g} |")
     return runs
 
 
@@ -184,13 +190,6 @@ def sanity(cfg: BenchmarkConfig) -> list[dict]:
     semi-random chain. Every 10 training episodes the greedy policy (the heads' vote) is evaluated on
     one episode; a run passes when that return is optimal, H - (L - 2) + 1.
     """
-    import gymnasium as gym
-    from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.monitor import Monitor
-
-    import envs  # noqa: F401
-    from agents.registry import make_agent
-
     checks = [
         ("bootdqn", {"length": 20, "randomize_actions": False}, 500),
         ("dqn", {"length": 5, "layout_seed": 0}, 200),
@@ -198,23 +197,13 @@ def sanity(cfg: BenchmarkConfig) -> list[dict]:
     seeds = range(2 if cfg.quick else 3)
     results = []
     for algo, env_kwargs, budget in checks:
-        length = env_kwargs["length"]
-        horizon = length + 9
-        optimal = horizon - (length - 2) + 1
         for seed in seeds:
-            env = gym.make("maxplore/Chain-v0", **env_kwargs)
-            eval_env = Monitor(gym.make("maxplore/Chain-v0", **env_kwargs))
-            model = make_agent(algo, env, seed=seed, device=cfg.device)
-            solved_at, start, ret = None, time.perf_counter(), float("nan")
-            for chunk in range(budget // 10):
-                model.learn(10 * horizon, reset_num_timesteps=chunk == 0)
-                ret, _ = evaluate_policy(model, eval_env, n_eval_episodes=1, deterministic=True)
-                if ret >= optimal - 1e-6:
-                    solved_at = 10 * (chunk + 1)
-                    break
+            start = time.perf_counter()
+            solved_at, ret = episodes_to_optimal(algo, env_kwargs, seed, budget, device=cfg.device)
             results.append(
-                {"algo": algo, "env": env_kwargs, "seed": seed, "budget": budget, "optimal": optimal,
-                 "solved_at": solved_at, "last_return": ret, "seconds": time.perf_counter() - start}
+                {"algo": algo, "env": env_kwargs, "seed": seed, "budget": budget,
+                 "optimal": optimal_chain_return(env_kwargs["length"]), "solved_at": solved_at,
+                 "last_return": ret, "seconds": time.perf_counter() - start}
             )  # fmt: skip
     print("\n| agent | chain | optimal return | episodes to optimal greedy return (per seed) | budget | pass |")
     print("| --- | --- | ---: | --- | ---: | :---: |")

@@ -60,6 +60,35 @@ def explore_once(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def optimal_chain_return(length: int) -> float:
+    """Best return on the chain: walk right from state 1 to L - 1, then stay: H - (L - 2) + 1 rewards of 1."""
+    return (length + 9) - (length - 2) + 1
+
+
+def episodes_to_optimal(algo: str, env_kwargs: dict[str, Any], seed: int, budget: int, device: str = "cpu"):
+    """Train ``algo`` on a chain in chunks of 10 episodes; after each chunk evaluate the greedy policy
+    (``predict(deterministic=True)``) for one episode. Returns the episodes trained when that return
+    first is optimal, or ``None`` within ``budget`` episodes, and the last evaluated return."""
+    import gymnasium as gym
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    import envs  # noqa: F401
+    from agents.registry import make_agent
+
+    horizon = env_kwargs["length"] + 9
+    optimal = optimal_chain_return(env_kwargs["length"])
+    model = make_agent(algo, gym.make("maxplore/Chain-v0", **env_kwargs), seed=seed, device=device)
+    eval_env = Monitor(gym.make("maxplore/Chain-v0", **env_kwargs))
+    ret = float("nan")
+    for chunk in range(budget // 10):
+        model.learn(10 * horizon, reset_num_timesteps=chunk == 0)
+        ret, _ = evaluate_policy(model, eval_env, n_eval_episodes=1, deterministic=True)
+        if ret >= optimal - 1e-6:
+            return 10 * (chunk + 1), ret
+    return None, ret
+
+
 def run_jobs(jobs: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
     """Run jobs in ``workers`` processes (1: in this process) with a progress bar, in job order."""
     if workers <= 1:

@@ -1,41 +1,30 @@
 """End-to-end learning checks with thresholds. The long ones are marked slow (`pytest -m slow`)."""
 
+import sys
+from pathlib import Path
+
 import gymnasium as gym
 import pytest
-from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.monitor import Monitor
 
 import envs  # noqa: F401
 from agents.callbacks import CoverageCallback
 from agents.registry import make_agent
 from envs import TransitionCoverage
 
-
-def episodes_to_optimal(algo, env_kwargs, seed, budget):
-    """Train in chunks of 10 episodes; return the episodes after which the greedy return is optimal."""
-    length = env_kwargs["length"]
-    horizon = length + 9
-    optimal = horizon - (length - 2) + 1
-    model = make_agent(algo, gym.make("maxplore/Chain-v0", **env_kwargs), seed=seed, device="cpu")
-    eval_env = Monitor(gym.make("maxplore/Chain-v0", **env_kwargs))
-    for chunk in range(budget // 10):
-        model.learn(10 * horizon, reset_num_timesteps=chunk == 0)
-        ret, _ = evaluate_policy(model, eval_env, n_eval_episodes=1, deterministic=True)
-        if ret >= optimal - 1e-6:
-            return 10 * (chunk + 1)
-    return None
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from chain_runs import episodes_to_optimal  # noqa: E402
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_dqn_learns_the_optimal_return_on_a_5_state_chain(seed):
-    solved = episodes_to_optimal("dqn", {"length": 5, "layout_seed": 0}, seed, budget=200)
+    solved, _ = episodes_to_optimal("dqn", {"length": 5, "layout_seed": 0}, seed, budget=200)
     assert solved is not None and solved <= 200  # measured: 10-30 episodes
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_bootstrapped_dqn_learns_osbands_fixed_chain(seed):
-    solved = episodes_to_optimal("bootdqn", {"length": 20, "randomize_actions": False}, seed, budget=500)
+    solved, _ = episodes_to_optimal("bootdqn", {"length": 20, "randomize_actions": False}, seed, budget=500)
     assert solved is not None  # measured: 20-290 episodes
 
 

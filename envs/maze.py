@@ -238,3 +238,48 @@ class MazeEnv(gym.Env):
         if self.render_mode == "rgb_array":
             return self.rgb_frame()
         return None
+
+
+def sample_renderings(
+    n: int,
+    *,
+    seed: int = 0,
+    n_layouts: int = 16,
+    size: int = 9,
+    image_size: int = 64,
+    layout: str = "maze",
+    noise: float = 24.0,
+    goal: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paired renderings of ``n`` random states: textured pictures and semantic maps of the same state.
+
+    Each sample draws one of ``n_layouts`` layouts (layout seeds ``seed * n_layouts + k``), a free cell for
+    the agent, and a fresh texture and shading. Two calls with different seeds give unpaired sets for
+    translation training; one call gives the true pairs that evaluation needs.
+
+    :param n: samples.
+    :param seed: seed of the layouts, states and textures.
+    :param n_layouts: distinct layouts to draw from.
+    :param size: cells per side (see :class:`MazeEnv`).
+    :param image_size: pixels per side.
+    :param layout: ``"maze"`` or ``"rooms"``.
+    :param noise: texture noise amplitude in colour units.
+    :param goal: draw the goal cell (a fourth class) in the bottom-right free cell.
+    :returns: ``rgb`` (n, H, W, 3) uint8 and ``semantic`` (n, H, W) uint8 class ids.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(n_layouts, bool) or not isinstance(n_layouts, int) or n_layouts < 1:
+        raise ValueError(f"n_layouts must be a positive int, got {n_layouts!r}")
+    rng = np.random.default_rng(seed)
+    envs = [MazeEnv(size, seed * n_layouts + k, layout=layout, image_size=image_size, noise=noise, goal=goal)
+            for k in range(n_layouts)]  # fmt: skip
+    rgb = np.empty((n, image_size, image_size, 3), dtype=np.uint8)
+    semantic = np.empty((n, image_size, image_size), dtype=np.uint8)
+    for i in range(n):
+        env = envs[rng.integers(n_layouts)]
+        free = np.argwhere(~env.walls)  # (n_free, 2)
+        env._pos = tuple(int(v) for v in free[rng.integers(len(free))])
+        env._draw_texture(rng)
+        rgb[i], semantic[i] = env.rgb_frame(), env.semantic_map()
+    return rgb, semantic

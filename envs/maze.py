@@ -32,6 +32,9 @@ CLASS_NAMES = ("floor", "wall", "agent", "goal")
 BASE_COLOURS = np.array([[200, 190, 160], [70, 80, 110], [220, 50, 50], [60, 180, 80]], dtype=np.float32)
 # fixed palette to display semantic maps (flat colours, one per class)
 SEMANTIC_PALETTE = np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0], [0, 200, 0]], dtype=np.uint8)
+# mid-tone palette for semantic maps as images to translate into: pure black and white sit where a
+# generator's tanh saturates, which leaves it no room for low-amplitude detail (hidden or not)
+MID_TONE_PALETTE = np.array([[190, 190, 190], [60, 60, 60], [190, 60, 60], [60, 170, 60]], dtype=np.uint8)
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # up, right, down, left as (d_row, d_col)
 
 

@@ -10,7 +10,7 @@ honest floor. Measured on held-out paired states of unseen layouts: the honesty 
 sensitivity curve, and the per-class IoU of the A -> B translation.
 
     python scripts/cyclegan.py            # 4 variants, 3000 steps each (about 40 min on 2 cores)
-    python scripts/cyclegan.py --quick    # 800 steps each (under 15 min)
+    python scripts/cyclegan.py --quick    # 1000 steps each (under 15 min)
 """
 
 from __future__ import annotations
@@ -29,19 +29,22 @@ import numpy as np  # noqa: E402
 from config_cli import parse_config  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-# variant -> the CycleGAN keyword arguments it changes (filled from the config's noise and guess settings)
 VARIANTS = ("baseline", "noise", "guess", "both")
+
 
 
 @dataclass
 class CycleGANConfig:
     variants: list[str] = field(default_factory=lambda: list(VARIANTS), metadata={"help": "variants to train"})
-    steps: int = field(default=3000, metadata={"help": "training steps per variant (and for the predictor)"})
+    steps: int = field(default=3000, metadata={"help": "training steps per variant"})
+    supervised_steps: int = field(default=2000, metadata={"help": "training steps of the supervised predictor"})
     batch_size: int = field(default=4, metadata={"help": "images per domain per step"})
     n_train: int = field(default=2000, metadata={"help": "unpaired training images per domain"})
     n_eval: int = field(default=200, metadata={"help": "paired evaluation states (unseen layouts)"})
     maze_size: int = field(default=9, metadata={"help": "maze cells per side"})
     image_size: int = field(default=64, metadata={"help": "pixels per side"})
+    texture_noise: float = field(default=8.0, metadata={"help": "per-pixel texture noise of the pictures (the env's "
+                                                                "default is 24)"})
     gen_channels: int = field(default=16, metadata={"help": "generator channels after the stem"})
     n_blocks: int = field(default=3, metadata={"help": "generator residual blocks"})
     disc_channels: int = field(default=16, metadata={"help": "discriminator first-layer channels"})
@@ -51,7 +54,7 @@ class CycleGANConfig:
                               metadata={"help": "noise stds of the sensitivity curve"})  # fmt: skip
     seed: int = field(default=0, metadata={"help": "seed of the weights and batches (data seeds are fixed)"})
     device: str = field(default="cpu", metadata={"help": "torch device"})
-    quick: bool = field(default=False, metadata={"help": "800 steps per variant"})
+    quick: bool = field(default=False, metadata={"help": "1000 steps per variant"})
     workers: int = field(default=os.cpu_count() or 1, metadata={"help": "variants trained in parallel"})
     logdir: str = field(default="runs/cyclegan", metadata={"help": "TensorBoard runs and the JSON results"})
     figures: str = field(default="docs/img", metadata={"help": "folder for the figures"})
@@ -59,16 +62,17 @@ class CycleGANConfig:
 
 def datasets(cfg: CycleGANConfig) -> dict:
     """Unpaired training sets (different states and layouts per domain) and paired evaluation states."""
-    from envs.maze import MazeEnv, sample_renderings
+    from envs.maze import MID_TONE_PALETTE as PALETTE
+    from envs.maze import sample_renderings
     from vision_tools.cyclegan import to_tensor
 
-    kwargs = {"size": cfg.maze_size, "image_size": cfg.image_size}
+    kwargs = {"size": cfg.maze_size, "image_size": cfg.image_size, "noise": cfg.texture_noise}
     train_a, _ = sample_renderings(cfg.n_train, seed=1, **kwargs)
     _, train_b = sample_renderings(cfg.n_train, seed=2, **kwargs)
     eval_a, eval_classes = sample_renderings(cfg.n_eval, seed=3, **kwargs)
     return {
-        "train_a": to_tensor(train_a), "train_b": to_tensor(MazeEnv.colourise(train_b)),
-        "eval_a": to_tensor(eval_a), "eval_b": to_tensor(MazeEnv.colourise(eval_classes)),
+        "train_a": to_tensor(train_a), "train_b": to_tensor(PALETTE[train_b]),
+        "eval_a": to_tensor(eval_a), "eval_b": to_tensor(PALETTE[eval_classes]),
         "eval_classes": eval_classes,
     }  # fmt: skip
 
@@ -85,7 +89,8 @@ def run_job(job: dict) -> dict:
     import torch
     from torch.utils.tensorboard import SummaryWriter
 
-    from envs.maze import CLASS_NAMES, SEMANTIC_PALETTE
+    from envs.maze import CLASS_NAMES
+    from envs.maze import MID_TONE_PALETTE as PALETTE
     from vision_tools.cyclegan import (
         CycleGAN,
         ResnetGenerator,
@@ -107,11 +112,13 @@ def run_job(job: dict) -> dict:
         torch.manual_seed(cfg.seed)
         predictor = ResnetGenerator(3, 3, channels=cfg.gen_channels, n_blocks=cfg.n_blocks).to(cfg.device)
         # paired training data: the B images of train_a's own states are re-rendered from the same seed
-        from envs.maze import MazeEnv, sample_renderings
+        from envs.maze import MID_TONE_PALETTE as PALETTE
+        from envs.maze import sample_renderings
         from vision_tools.cyclegan import to_tensor
 
-        _, classes = sample_renderings(cfg.n_train, seed=1, size=cfg.maze_size, image_size=cfg.image_size)
-        losses = fit_supervised(predictor, to_tensor(MazeEnv.colourise(classes)), data["train_a"], cfg.steps,
+        _, classes = sample_renderings(cfg.n_train, seed=1, size=cfg.maze_size, image_size=cfg.image_size,
+                                       noise=cfg.texture_noise)
+        losses = fit_supervised(predictor, to_tensor(PALETTE[classes]), data["train_a"], cfg.supervised_steps,
                                 batch_size=cfg.batch_size, seed=cfg.seed)  # fmt: skip
         for step in range(0, len(losses), 25):
             writer.add_scalar("supervised/l1", losses[step], step)
@@ -132,15 +139,15 @@ def run_job(job: dict) -> dict:
     curve = noise_sensitivity(model.translate_ab, model.translate_ba, eval_a, cfg.stds, seed=cfg.seed)
     with torch.no_grad():
         translation = model.translate_ab(eval_a)  # (N, 3, H, W)
-        predicted = palette_classes(translation, SEMANTIC_PALETTE).cpu().numpy()  # (N, H, W)
+        predicted = palette_classes(translation, PALETTE).cpu().numpy()  # (N, H, W)
         shown = eval_a[:4]
         fake_b = model.translate_ab(shown)
         noise = 0.1 * torch.randn(fake_b.shape, generator=torch.Generator().manual_seed(cfg.seed))
         sample = {
             "input": to_uint8(shown),
             "translation": to_uint8(fake_b),
-            # |translation - true semantic map|, x10: the hidden code, if any, made visible
-            "difference": to_uint8((10 * (fake_b.cpu() - data["eval_b"][:4]).abs()).clamp(0, 2) - 1),
+            # |translation - true semantic map| x5: the hidden code, if any, made visible
+            "difference": to_uint8((5 * (fake_b.cpu() - data["eval_b"][:4]).abs()).clamp(0, 2) - 1),
             "reconstruction": to_uint8(model.translate_ba(fake_b)),
             "noisy_reconstruction": to_uint8(model.translate_ba(fake_b + noise.to(fake_b.device))),
         }
@@ -182,7 +189,7 @@ def plot_grid(rows: dict[str, dict], supervised_sample: np.ndarray, cfg: CycleGA
     import matplotlib.pyplot as plt
 
     columns = ("input", "translation", "difference", "reconstruction", "noisy_reconstruction")
-    titles = ("input A", "A->B", "|A->B - true B| x10", "reconstruction", "rec. after noise 0.1", "supervised B->A")
+    titles = ("input A", "A->B", "|A->B - true B| x5", "reconstruction", "rec. after noise 0.1", "supervised B->A")
     fig, axes = plt.subplots(len(cfg.variants), len(titles), figsize=(1.9 * len(titles), 1.9 * len(cfg.variants)),
                              squeeze=False)  # fmt: skip
     for r, variant in enumerate(cfg.variants):
@@ -203,7 +210,7 @@ def plot_grid(rows: dict[str, dict], supervised_sample: np.ndarray, cfg: CycleGA
 
 def main(cfg: CycleGANConfig) -> dict:
     if cfg.quick:
-        cfg.steps = 800
+        cfg.steps = 1000
     for variant in cfg.variants:
         if variant not in VARIANTS:
             raise SystemExit(f"--variants takes {list(VARIANTS)}, got {variant!r}")

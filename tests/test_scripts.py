@@ -73,3 +73,22 @@ def test_pixel_maze_run_logs_cell_coverage(tmp_path, capsys):
     runs = list(tmp_path.glob("bootdqn__Maze-v0*_1"))
     tags = set(EventAccumulator(str(runs[0])).Reload().Tags()["scalars"])
     assert {"explore/cell_coverage", "explore/coverage", "rollout/ep_rew_mean"} <= tags
+
+
+def test_cyclegan_script_reports_every_variant(tmp_path, capsys):
+    from cyclegan import CycleGANConfig
+    from cyclegan import main as cyclegan_main
+
+    cfg = CycleGANConfig(steps=2, supervised_steps=2, n_train=8, n_eval=4, maze_size=5, image_size=32,
+                         gen_channels=4, n_blocks=1, disc_channels=4, stds=[0.0, 0.1], workers=1,
+                         logdir=str(tmp_path / "runs"), figures=str(tmp_path / "img"))  # fmt: skip
+    summary = cyclegan_main(cfg)
+    out = capsys.readouterr().out
+    for variant in ("baseline", "noise", "guess", "both"):
+        row = summary["variants"][variant]
+        assert f"| {variant} |" in out and len(row["curve"]) == 2
+        assert row["honesty_gap"] == pytest.approx(row["reconstruction"] - summary["supervised_error"])
+        assert 0 <= row["mean_iou"] <= 1
+    assert (tmp_path / "img" / "cyclegan_grid.png").stat().st_size > 0
+    assert (tmp_path / "img" / "cyclegan_sensitivity.png").stat().st_size > 0
+    assert (tmp_path / "runs" / "results.json").exists()

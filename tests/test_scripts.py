@@ -92,3 +92,23 @@ def test_cyclegan_script_reports_every_variant(tmp_path, capsys):
     assert (tmp_path / "img" / "cyclegan_grid.png").stat().st_size > 0
     assert (tmp_path / "img" / "cyclegan_sensitivity.png").stat().st_size > 0
     assert (tmp_path / "runs" / "results.json").exists()
+
+
+def test_sparsify_sweeps_kl_weights_and_thresholds(tmp_path, capsys):
+    from sparsify import SparsifyConfig
+    from sparsify import main as sparsify_main
+
+    cfg = SparsifyConfig(nets=["lenet300"], dense_epochs=1, sparse_epochs=2, anneal_epochs=1, kl_weights=[1.0, 0.05],
+                         out=str(tmp_path), plot=str(tmp_path / "sparsify.png"))  # fmt: skip
+    results = sparsify_main(cfg)
+    assert [r["kl_weight"] for r in results] == [1.0, 0.05]
+    assert results[0]["dense_error"] == results[1]["dense_error"]  # one dense net per architecture
+    for r in results:
+        curve = r["threshold_curve"]
+        compressions = [c["compression"] for c in curve]
+        assert compressions == sorted(compressions, reverse=True)  # a higher threshold keeps more weights
+        at_trained = next(c for c in curve if c["threshold"] == cfg.threshold)
+        assert at_trained["compression"] == pytest.approx(r["compression"])
+        assert at_trained["test_error"] == pytest.approx(r["sparse_error"])
+    assert results[0]["compression"] > results[1]["compression"]  # a stronger prior prunes more
+    assert "log alpha > 3" in capsys.readouterr().out and (tmp_path / "sparsify.png").exists()

@@ -115,8 +115,16 @@ def test_sgvlb_anneals_the_kl_weight_linearly():
         assert torch.allclose(loss(nll, model), expected)
         loss.step()
     assert weights == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    weaker = SGVLB(n_train=100, anneal_steps=2, final_kl_weight=0.1)
+    capped = []
+    for _ in range(4):
+        capped.append(weaker.kl_weight)
+        weaker.step()
+    assert capped == pytest.approx([0.0, 0.05, 0.1, 0.1])
     with pytest.raises(ValueError, match="n_train"):
         SGVLB(0)
+    with pytest.raises(ValueError, match="final_kl_weight"):
+        SGVLB(10, final_kl_weight=0.0)
 
 
 def train_on_half_noise_inputs(seed: int, steps: int = 3000) -> torch.Tensor:

@@ -192,32 +192,38 @@ def record_sparsity(logger, module: nn.Module) -> None:
     logger.record("sparsity/compression", total.compression)
 
 
-def kl_weight(step: int, anneal_steps: int) -> float:
-    """KL weight rising linearly from 0 to 1 over ``anneal_steps`` steps (always 1 when that is 0)."""
-    return 1.0 if anneal_steps == 0 else min(1.0, step / anneal_steps)
+def kl_weight(step: int, anneal_steps: int, final: float = 1.0) -> float:
+    """KL weight rising linearly from 0 to ``final`` over ``anneal_steps`` steps (always ``final`` when that is 0)."""
+    return final if anneal_steps == 0 else final * min(1.0, step / anneal_steps)
 
 
 class SGVLB:
     """The stochastic gradient variational lower bound, negated for minimising:
-    ``n_train * mean_nll + kl_weight * KL``, with ``kl_weight`` rising linearly from 0 to 1 over
-    ``anneal_steps`` calls of :meth:`step` (0 steps: always 1).
+    ``n_train * mean_nll + kl_weight * KL``, with ``kl_weight`` rising linearly from 0 to ``final_kl_weight``
+    over ``anneal_steps`` calls of :meth:`step` (0 steps: always ``final_kl_weight``).
 
     :param n_train: size of the training set N.
-    :param anneal_steps: steps over which the KL weight goes from 0 to 1.
+    :param anneal_steps: steps over which the KL weight goes from 0 to its final value.
+    :param final_kl_weight: the KL weight after annealing: 1 is the variational bound itself; below 1
+        weakens the prior, e.g. ``n_train / 60_000`` gives a 4,000-image subset the data-to-prior balance
+        of full MNIST.
     """
 
-    def __init__(self, n_train: int, anneal_steps: int = 0) -> None:
+    def __init__(self, n_train: int, anneal_steps: int = 0, *, final_kl_weight: float = 1.0) -> None:
         if n_train < 1:
             raise ValueError(f"n_train must be positive, got {n_train}")
         if anneal_steps < 0:
             raise ValueError(f"anneal_steps must be >= 0, got {anneal_steps}")
+        if not final_kl_weight > 0:
+            raise ValueError(f"final_kl_weight must be positive, got {final_kl_weight!r}")
         self.n_train = n_train
         self.anneal_steps = anneal_steps
+        self.final_kl_weight = float(final_kl_weight)
         self.steps_done = 0
 
     @property
     def kl_weight(self) -> float:
-        return kl_weight(self.steps_done, self.anneal_steps)
+        return kl_weight(self.steps_done, self.anneal_steps, self.final_kl_weight)
 
     def __call__(self, mean_nll: torch.Tensor, model: nn.Module) -> torch.Tensor:
         return self.n_train * mean_nll + self.kl_weight * kl_divergence(model)

@@ -38,7 +38,9 @@ class StudyConfig:
     norms: list[str] = field(default_factory=lambda: list(NORM_LABELS), metadata={"help": "normalisations"})
     seeds: int = field(default=3, metadata={"help": "seeds per setting"})
     epochs: int = field(default=5, metadata={"help": "epochs for every batch size"})
-    groups: int = field(default=4, metadata={"help": "GroupNorm groups (channels are 16 and 32)"})
+    groups: int = field(default=4, metadata={"help": "GroupNorm groups (channels are 16 to 64)"})
+    arch: str = field(default="small", metadata={"help": "CNN: small (3 convs, last 7x7) or deep (7 convs, last 3x3)",
+                                                 "choices": ("small", "deep")})  # fmt: skip
     base_lr: float = field(default=0.1, metadata={"help": "learning rate at batch 32 (scaled linearly)"})
     quick: bool = field(default=False, metadata={"help": "1 seed, 2 epochs"})
     workers: int = field(default=os.cpu_count() or 1, metadata={"help": "parallel runs (processes)"})
@@ -46,19 +48,33 @@ class StudyConfig:
     plot: str = field(default="docs/img/norm_study.png", metadata={"help": "where to save the plot"})
 
 
-def make_cnn(norm: str, groups: int):
-    """conv(16)-norm-relu-pool, conv(32)-norm-relu-pool, conv(32)-norm-relu, global pool, linear(10)."""
+# conv channels per stage and whether a 2x2 max-pool follows; "small": 28 -> 14 -> 7 px;
+# "deep": 28 -> 14 -> 7 -> 3 px, a last stage as small as ResNet-50's (7x7 at 224 px), where BatchNorm's
+# statistics at batch 2 pool only 2 x 3 x 3 = 18 values per channel
+ARCHS = {
+    "small": [(16, True), (32, True), (32, False)],
+    "deep": [(16, False), (16, True), (32, False), (32, True), (64, True), (64, False), (64, False)],
+}
+
+
+def make_cnn(norm: str, groups: int, arch: str = "small"):
+    """3x3 convolutions, each followed by the normalisation and a ReLU (and a max-pool where ``ARCHS``
+    says), then global average pooling and a linear layer to the 10 classes."""
     from torch import nn
 
     from vision_tools.normalization import make_norm
 
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {list(ARCHS)}, got {arch!r}")
     kind = None if norm == "none" else norm
     layers: list[nn.Module] = []
-    for i, (c_in, c_out) in enumerate(((1, 16), (16, 32), (32, 32))):
+    c_in = 1
+    for c_out, pool in ARCHS[arch]:
         layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=kind is None), make_norm(kind, c_out, groups), nn.ReLU()]
-        if i < 2:
+        if pool:
             layers.append(nn.MaxPool2d(2))
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+        c_in = c_out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 10))
 
 
 def train_once(job: dict) -> dict:
@@ -70,7 +86,7 @@ def train_once(job: dict) -> dict:
     torch.manual_seed(job["seed"])
     X_train, y_train, X_test, y_test = load_digits_split()
     X_train, y_train = torch.as_tensor(X_train), torch.as_tensor(y_train)
-    model = make_cnn(job["norm"], job["groups"])
+    model = make_cnn(job["norm"], job["groups"], job.get("arch", "small"))
     batch = job["batch_size"]
     lr = job["base_lr"] * batch / 32
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
@@ -108,7 +124,7 @@ def plot(rows: list[dict], cfg: StudyConfig, path: Path) -> None:
     ax.set_xticks(range(len(sizes)), [str(b) for b in sizes])
     ax.set_xlabel("images per batch")
     ax.set_ylabel("test error (%)")
-    ax.set_title(f"small CNN, MNIST subset ({cfg.seeds} seed(s), {cfg.epochs} epochs)")
+    ax.set_title(f"{cfg.arch} CNN, MNIST subset ({cfg.seeds} seed(s), {cfg.epochs} epochs)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -124,7 +140,8 @@ def main(cfg: StudyConfig) -> list[dict]:
         if norm not in NORM_LABELS:
             raise SystemExit(f"--norms takes {list(NORM_LABELS)}, got {norm!r}")
     jobs = [
-        {"norm": n, "batch_size": b, "seed": s, "epochs": cfg.epochs, "groups": cfg.groups, "base_lr": cfg.base_lr}
+        {"norm": n, "batch_size": b, "seed": s, "epochs": cfg.epochs, "groups": cfg.groups, "base_lr": cfg.base_lr,
+         "arch": cfg.arch}
         for n, b, s in itertools.product(cfg.norms, cfg.batch_sizes, range(cfg.seeds))
     ]
     jobs.sort(key=lambda j: j["batch_size"])  # the slow small-batch runs first, so the pool stays busy

@@ -21,10 +21,17 @@ def test_split_is_fixed_balanced_and_standardised():
     assert abs(float(X_train.mean())) < 0.2
 
 
+@pytest.mark.parametrize("arch", ["small", "deep"])
 @pytest.mark.parametrize("norm", list(NORM_LABELS))
-def test_models_classify_28x28_digits(norm):
-    logits = make_cnn(norm, groups=4)(torch.randn(3, 1, 28, 28))
+def test_models_classify_28x28_digits(norm, arch):
+    model = make_cnn(norm, groups=4, arch=arch)
+    logits = model(torch.randn(3, 1, 28, 28))
     assert logits.shape == (3, 10)
+    # the deep net's last stage is 3x3: what BatchNorm pools at batch 2 is 18 values per channel
+    sizes = []
+    model[-4].register_forward_hook(lambda _m, _i, out: sizes.append(out.shape[-1]))
+    model(torch.randn(2, 1, 28, 28))
+    assert sizes == [3 if arch == "deep" else 7]
 
 
 def test_one_short_training_beats_chance():

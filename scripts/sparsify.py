@@ -53,7 +53,7 @@ class SparsifyConfig:
     seed: int = field(default=0, metadata={"help": "seed"})
     quick: bool = field(default=False, metadata={"help": "a tenth of the epochs"})
     out: str = field(default="runs/sparsify", metadata={"help": "folder for the JSON results"})
-    plot: str = field(default="docs/img/sparsify.png", metadata={"help": "where to save the figure"})
+    plot: str = field(default="runs/sparsify/sparsify.png", metadata={"help": "where to save the figure"})
 
 
 def lenet300(sparse: bool, threshold: float) -> nn.Module:

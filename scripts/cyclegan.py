@@ -107,7 +107,7 @@ def run_job(job: dict) -> dict:
     cfg = CycleGANConfig(**job["config"])
     data = datasets(cfg)
     start = time.perf_counter()
-    writer = SummaryWriter(str(Path(cfg.logdir) / f"{job['variant']}_seed{cfg.seed}"))
+    writer = SummaryWriter(str(Path(cfg.logdir) / f"{job['variant']}_{cfg.steps}steps_seed{cfg.seed}"))
     if job["variant"] == "supervised":
         torch.manual_seed(cfg.seed)
         predictor = ResnetGenerator(3, 3, channels=cfg.gen_channels, n_blocks=cfg.n_blocks).to(cfg.device)
@@ -172,6 +172,8 @@ def plot_curves(rows: dict[str, dict], supervised: float, cfg: CycleGANConfig, p
         ax.plot(cfg.stds, rows[variant]["curve"], marker="o", label=variant)
     ax.axhline(supervised, color="k", linestyle="--", label="supervised B->A (honest floor)")
     ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlim(0, 1.1 * max(cfg.stds))
+    ax.set_xticks(cfg.stds, [f"{s:g}" for s in cfg.stds])
     ax.set_xlabel("std of noise added to the A->B translation")
     ax.set_ylabel("reconstruction error of A (mean |x - x'|)")
     ax.set_title(f"noise sensitivity, {cfg.steps} steps")

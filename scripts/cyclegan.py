@@ -32,7 +32,6 @@ from tqdm import tqdm  # noqa: E402
 VARIANTS = ("baseline", "noise", "guess", "both")
 
 
-
 @dataclass
 class CycleGANConfig:
     variants: list[str] = field(default_factory=lambda: list(VARIANTS), metadata={"help": "variants to train"})
@@ -43,8 +42,9 @@ class CycleGANConfig:
     n_eval: int = field(default=200, metadata={"help": "paired evaluation states (unseen layouts)"})
     maze_size: int = field(default=9, metadata={"help": "maze cells per side"})
     image_size: int = field(default=64, metadata={"help": "pixels per side"})
-    texture_noise: float = field(default=8.0, metadata={"help": "per-pixel texture noise of the pictures (the env's "
-                                                                "default is 24)"})
+    texture_noise: float = field(
+        default=8.0, metadata={"help": "per-pixel texture noise of the pictures (the env's default is 24)"}
+    )
     gen_channels: int = field(default=16, metadata={"help": "generator channels after the stem"})
     n_blocks: int = field(default=3, metadata={"help": "generator residual blocks"})
     disc_channels: int = field(default=16, metadata={"help": "discriminator first-layer channels"})
@@ -61,17 +61,19 @@ class CycleGANConfig:
 
 
 def datasets(cfg: CycleGANConfig) -> dict:
-    """Unpaired training sets (different states and layouts per domain) and paired evaluation states."""
+    """Unpaired training sets (different states and layouts per domain), the true semantic maps of the
+    A set (for the supervised predictor only) and paired evaluation states of unseen layouts."""
     from envs.maze import MID_TONE_PALETTE as PALETTE
     from envs.maze import sample_renderings
     from vision_tools.cyclegan import to_tensor
 
     kwargs = {"size": cfg.maze_size, "image_size": cfg.image_size, "noise": cfg.texture_noise}
-    train_a, _ = sample_renderings(cfg.n_train, seed=1, **kwargs)
+    train_a, train_a_classes = sample_renderings(cfg.n_train, seed=1, **kwargs)
     _, train_b = sample_renderings(cfg.n_train, seed=2, **kwargs)
     eval_a, eval_classes = sample_renderings(cfg.n_eval, seed=3, **kwargs)
     return {
         "train_a": to_tensor(train_a), "train_b": to_tensor(PALETTE[train_b]),
+        "train_a_pairs": to_tensor(PALETTE[train_a_classes]),  # for the supervised predictor only
         "eval_a": to_tensor(eval_a), "eval_b": to_tensor(PALETTE[eval_classes]),
         "eval_classes": eval_classes,
     }  # fmt: skip
@@ -111,14 +113,8 @@ def run_job(job: dict) -> dict:
     if job["variant"] == "supervised":
         torch.manual_seed(cfg.seed)
         predictor = ResnetGenerator(3, 3, channels=cfg.gen_channels, n_blocks=cfg.n_blocks).to(cfg.device)
-        # paired training data: the B images of train_a's own states are re-rendered from the same seed
-        from envs.maze import MID_TONE_PALETTE as PALETTE
-        from envs.maze import sample_renderings
-        from vision_tools.cyclegan import to_tensor
-
-        _, classes = sample_renderings(cfg.n_train, seed=1, size=cfg.maze_size, image_size=cfg.image_size,
-                                       noise=cfg.texture_noise)
-        losses = fit_supervised(predictor, to_tensor(PALETTE[classes]), data["train_a"], cfg.supervised_steps,
+        # trained on true pairs: train_a's pictures and the semantic maps of the same states
+        losses = fit_supervised(predictor, data["train_a_pairs"], data["train_a"], cfg.supervised_steps,
                                 batch_size=cfg.batch_size, seed=cfg.seed)  # fmt: skip
         for step in range(0, len(losses), 25):
             writer.add_scalar("supervised/l1", losses[step], step)

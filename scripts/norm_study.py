@@ -140,8 +140,15 @@ def main(cfg: StudyConfig) -> list[dict]:
         if norm not in NORM_LABELS:
             raise SystemExit(f"--norms takes {list(NORM_LABELS)}, got {norm!r}")
     jobs = [
-        {"norm": n, "batch_size": b, "seed": s, "epochs": cfg.epochs, "groups": cfg.groups, "base_lr": cfg.base_lr,
-         "arch": cfg.arch}
+        {
+            "norm": n,
+            "batch_size": b,
+            "seed": s,
+            "epochs": cfg.epochs,
+            "groups": cfg.groups,
+            "base_lr": cfg.base_lr,
+            "arch": cfg.arch,
+        }
         for n, b, s in itertools.product(cfg.norms, cfg.batch_sizes, range(cfg.seeds))
     ]
     jobs.sort(key=lambda j: j["batch_size"])  # the slow small-batch runs first, so the pool stays busy

@@ -99,16 +99,27 @@ def main(cfg: SanityConfig) -> dict:
     curves: dict[str, dict[str, list[list[float]]]] = {}  # method -> metric -> stage -> per-image values
     stage_names: list[str] = []
     grid: dict[str, list[torch.Tensor]] = {}
+    originals: dict[str, torch.Tensor] = {}  # method -> the trained CNN's maps (images, ...)
     for method in tqdm(cfg.methods, desc="cascading randomisation"):
         stages = cascading_randomization(model, x, target, method, seed=cfg.seed, **opts)
         kinds = {name: type(m).__name__ for name, m in model.named_modules()}
         stage_names = ["original"] + [f"{s.randomized[-1]}:{kinds[s.randomized[-1]]}" for s in stages[1:]]
         grid[method] = [s.maps[0] for s in stages]
+        originals[method] = stages[0].maps
         curves[method] = {
             m: [[getattr(similarity(stages[0].maps[i], s.maps[i]), m) for i in range(cfg.images)] for s in stages]
             for m in METRICS
         }
     control = random_map_control(tuple(x.shape[1:]), pairs=20, seed=cfg.seed)
+    # second control: maps of an untrained CNN of the same architecture against the trained one's, the
+    # level that input structure alone (shared by any network's maps) keeps a similarity at
+    torch.manual_seed(cfg.seed + 1000)
+    untrained_model = mnist_cnn().eval()
+    untrained = {}
+    for method in cfg.methods:
+        fresh = saliency(untrained_model, x, target, method, **opts)
+        scores = [similarity(originals[method][i], fresh[i]) for i in range(cfg.images)]
+        untrained[method] = {m: [getattr(score, m) for score in scores] for m in METRICS}
 
     # data randomisation: the same architecture fitted to permuted labels
     n_random = 1000 if cfg.quick else len(X_train)
@@ -126,7 +137,7 @@ def main(cfg: SanityConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if cfg.quick else ""
-    plot_curves(curves, stage_names, control, out / f"sanity_cascading{suffix}.png")
+    plot_curves(curves, stage_names, control, untrained, out / f"sanity_cascading{suffix}.png")
     plot_grid(grid, stage_names, x[0], out / f"sanity_grid{suffix}.png")
     print(f"\nCNN test error {100 * test_error:.1f}%; permuted-label CNN training accuracy {100 * random_fit:.1f}% "
           f"on {n_random} images\n")  # fmt: skip
@@ -135,13 +146,19 @@ def main(cfg: SanityConfig) -> dict:
     print("| --- | " + " | ".join("---:" for _ in stage_names[1:]) + " |")
     for method, by_metric in curves.items():
         print(f"| {method} | " + " | ".join(f"{np.mean(v):.2f}" for v in by_metric["spearman_abs"][1:]) + " |")
-    print(f"\nrandom-map control: {', '.join(f'{m} {getattr(control, m):.2f}' for m in METRICS)}\n")
+    print(f"\nrandom-map control: {', '.join(f'{m} {getattr(control, m):.2f}' for m in METRICS)}")
+    print(
+        "untrained-CNN control, mean Spearman (absolute maps) of a fresh CNN's maps vs the trained CNN's: "
+        + ", ".join(f"{method} {np.mean(v['spearman_abs']):.2f}" for method, v in untrained.items())
+        + "\n"
+    )
     print("Data randomisation: similarity of true-label and permuted-label maps (mean over images):\n")
     print("| method | " + " | ".join(METRICS) + " |\n| --- | " + " | ".join("---:" for _ in METRICS) + " |")
     for method, row in data_rows.items():
         print(f"| {method} | " + " | ".join(f"{row[m]:.2f}" for m in METRICS) + " |")
     record = {"test_error": test_error, "random_label_train_accuracy": random_fit, "stages": stage_names,
-              "cascading": curves, "control": control.__dict__, "data_randomization": data_rows}  # fmt: skip
+              "cascading": curves, "control": control.__dict__, "untrained_control": untrained,
+              "data_randomization": data_rows}  # fmt: skip
     record_path = Path(cfg.record)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record))
@@ -208,7 +225,7 @@ def agent_maps(cfg: SanityConfig, path: Path) -> Path:
     return path
 
 
-def plot_curves(curves, stage_names, control, path: Path) -> None:
+def plot_curves(curves, stage_names, control, untrained, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -221,8 +238,9 @@ def plot_curves(curves, stage_names, control, path: Path) -> None:
             values = np.array(by_metric[metric])  # (stages, images)
             (line,) = ax.plot(xs, values.mean(1), marker="o", ms=3, label=method)
             ax.fill_between(xs, values.min(1), values.max(1), color=line.get_color(), alpha=0.12)
+            ax.plot(len(xs), np.mean(untrained[method][metric]), marker="x", color=line.get_color())
         ax.axhline(getattr(control, metric), color="k", ls="--", lw=1, label="random maps")
-        ax.set_xticks(xs, stage_names, rotation=60, fontsize=7)
+        ax.set_xticks(np.arange(len(xs) + 1), [*stage_names, "untrained CNN"], rotation=60, fontsize=7)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("similarity to the original map")

@@ -152,5 +152,7 @@ def test_sanity_checks_script_end_to_end(tmp_path):
     for method in ("gradient", "gradcam"):
         first_stage = np.mean(record["cascading"][method]["spearman_abs"][0])
         assert first_stage == pytest.approx(1.0)  # the original map against itself
+        untrained = record["untrained_control"][method]["spearman_abs"]  # one score per image, below identity
+        assert len(untrained) == 3 and max(untrained) < 0.99
     for name in ("sanity_cascading-quick.png", "sanity_grid-quick.png", "sanity_agent-quick.png", "r.json"):
         assert (tmp_path / name).stat().st_size > 0

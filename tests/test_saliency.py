@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from vision_tools.saliency import METHODS, saliency
+from vision_tools.saliency import METHODS, gradcam_layer, saliency
 from vision_tools.sanity_checks import (
     cascading_randomization,
     independent_randomization,
@@ -71,6 +71,65 @@ def test_bad_method():
         saliency(linear_model(), torch.randn(1, 2, 6, 6), 0, method="lime")
     with pytest.raises(ValueError, match="convolutional"):
         saliency(linear_model(), torch.randn(1, 2, 6, 6), 0, method="gradcam")
+
+
+def test_gradcam_layer_is_the_rectified_output_of_the_last_convolution():
+    model = tiny_cnn()
+    x = torch.randn(1, 1, 16, 16)
+    assert gradcam_layer(model, x) is model[3]  # conv, relu, conv, relu(3), pool, ...
+    no_relu = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 14 * 14, 3))
+    assert gradcam_layer(no_relu, x) is no_relu[0]
+
+    class SharedRelu(nn.Module):  # one ReLU module after both convs: which call GradCAM means is ambiguous
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2, self.relu = nn.Conv2d(1, 2, 3), nn.Conv2d(2, 2, 3), nn.ReLU()
+            self.head = nn.Linear(2 * 12 * 12, 3)
+
+        def forward(self, x):
+            return self.head(self.relu(self.c2(self.relu(self.c1(x)))).flatten(1))
+
+    shared = SharedRelu()
+    assert gradcam_layer(shared, x) is shared.c2
+
+
+def reference_gradcam(model: nn.Sequential, x: torch.Tensor, target: int, offset: float) -> torch.Tensor:
+    """Slow, obvious GradCAM at ``model[3]`` (16x16 maps, so no upsampling): per sample, the feature maps'
+    spatially averaged gradients weight the maps, plus the offset, then the positive part."""
+    cams = []
+    for sample in x:
+        features = model[:4](sample[None]).detach().requires_grad_(True)  # (1, K, 16, 16), rectified
+        score = model[4:](features)[0, target]
+        (grads,) = torch.autograd.grad(score, features)
+        alpha = grads.mean(dim=(2, 3))  # (1, K)
+        weighted = sum(alpha[0, k] * features[0, k] for k in range(features.shape[1]))  # (16, 16)
+        cams.append(torch.relu(weighted + offset)[None].detach())
+    return torch.stack(cams)  # (N, 1, 16, 16)
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.05])
+def test_gradcam_and_guided_gradcam_match_a_slow_reference(offset):
+    model = tiny_cnn().eval()
+    x = torch.randn(3, 1, 16, 16)
+    expected = reference_gradcam(model, x, target=4, offset=offset)
+    assert expected.abs().sum() > 0
+    cam = saliency(model, x, 4, "gradcam", cam_offset=offset)
+    assert torch.allclose(cam, expected, atol=1e-6)
+    guided = saliency(model, x, 4, "guided_gradcam", cam_offset=offset)
+    assert torch.allclose(guided, saliency(model, x, 4, "guided_backprop") * expected, atol=1e-6)
+
+
+def test_a_large_cam_offset_makes_guided_gradcam_a_copy_of_guided_backprop():
+    """The authors' +1 swamps a small weighted sum: the CAM is then nearly uniform."""
+    model = tiny_cnn()
+    x = torch.randn(2, 1, 16, 16)
+    guided = saliency(model, x, 1, "guided_gradcam", cam_offset=1e6)
+    backprop = saliency(model, x, 1, "guided_backprop")
+    assert all(similarity(guided[i], backprop[i]).spearman_abs > 0.999 for i in range(2))
+    plain = saliency(model, x, 1, "guided_gradcam")
+    assert min(similarity(plain[i], backprop[i]).spearman_abs for i in range(2)) < 0.99
+    with pytest.raises(TypeError, match="cam_offset"):
+        saliency(model, x, 1, "gradcam", cam_offset="1")
 
 
 def test_identical_maps_score_one_and_random_maps_near_zero():
@@ -147,7 +206,8 @@ def test_sanity_checks_script_end_to_end(tmp_path):
         agent=str(tmp_path / "agent.pt"), out=str(tmp_path), record=str(tmp_path / "r.json"),
     )  # fmt: skip
     record = main(cfg)
-    assert record["stages"][0] == "original" and len(record["stages"]) == 6  # 5 layers with weights
+    assert record["stages"][0] == "original" and len(record["stages"]) == 5  # 4 layers with weights
+    assert len(record["blank_maps"]["gradcam"]) == 5
     assert record["test_error"] < 0.5
     for method in ("gradient", "gradcam"):
         first_stage = np.mean(record["cascading"][method]["spearman_abs"][0])

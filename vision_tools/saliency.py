@@ -6,6 +6,13 @@ guided GradCAM (guided backprop times upsampled GradCAM), SmoothGrad over the gr
 integrated gradients (noise std 0.15 x (max - min) of the input, 50 samples), and VarGrad (the variance
 of the gradient under the same noise).
 
+GradCAM (Selvaraju et al., ICCV 2017) weights the rectified feature maps of the last convolution (the
+output of the ReLU that follows it, as the paper's ``hidden2_hconv_act``) by their spatially averaged
+gradients, sums them and keeps the positive part. ``cam_offset`` adds a constant before that ReLU: 0 is
+GradCAM as published; 1 is what the sanity-check authors' code computed (the ``saliency`` package's
+GradCam starts its sum from ones), which makes the map nearly uniform wherever the weighted sum is small
+next to 1, and guided GradCAM then a copy of guided backprop.
+
 Every method works on a copy of the model whose ReLUs are not in place (guided backprop and Captum's
 hooks need that); the caller's model is never modified. For a Q-network, ``target`` is the action.
 """
@@ -13,6 +20,7 @@ hooks need that); the caller's model is never modified. For a Q-network, ``targe
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -39,12 +47,28 @@ def without_inplace_relu(model: nn.Module) -> nn.Module:
     return clone
 
 
-def last_conv(model: nn.Module) -> nn.Module:
-    """The last ``nn.Conv2d`` of ``model`` in registration order: GradCAM's default layer."""
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if not convs:
+def gradcam_layer(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
+    """GradCAM's default layer: the ``nn.ReLU`` that one forward pass calls right after the last ``nn.Conv2d``
+    (the rectified feature maps), or that convolution itself when no ReLU module of its own follows it."""
+    calls: list[nn.Module] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, _i, _o: calls.append(mod))
+        for m in model.modules()
+        if not any(True for _ in m.children())
+    ]
+    try:
+        with torch.no_grad():
+            model(inputs[:1])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    conv_at = [i for i, m in enumerate(calls) if isinstance(m, nn.Conv2d)]
+    if not conv_at:
         raise ValueError("GradCAM needs a convolutional layer: pass layer= or use another method")
-    return convs[-1]
+    after = calls[conv_at[-1] + 1] if conv_at[-1] + 1 < len(calls) else None
+    if isinstance(after, nn.ReLU) and calls.count(after) == 1:  # a ReLU module shared by layers is ambiguous
+        return after
+    return calls[conv_at[-1]]
 
 
 def saliency(
@@ -58,6 +82,7 @@ def saliency(
     n_samples: int = 50,
     noise_fraction: float = 0.15,
     baseline: torch.Tensor | None = None,
+    cam_offset: float = 0.0,
 ) -> torch.Tensor:
     """Saliency of ``target`` (class or action index, per sample or shared) w.r.t. ``inputs``.
 
@@ -66,16 +91,18 @@ def saliency(
     :param inputs: (N, C, H, W) (or any shape the model takes).
     :param target: the output index to explain: an int, or (N,) indices.
     :param method: one of ``METHODS``.
-    :param layer: GradCAM's layer, in ``model`` (default: its last ``Conv2d``).
+    :param layer: GradCAM's layer, in ``model`` (default: :func:`gradcam_layer`, the rectified output of
+        the last ``Conv2d``).
     :param n_steps: integration steps of integrated gradients (50, as the paper).
     :param n_samples: noisy samples of SmoothGrad and VarGrad (50).
     :param noise_fraction: SmoothGrad noise std as a fraction of (max - min) of each input (0.15).
     :param baseline: integrated gradients' baseline (zeros by default).
+    :param cam_offset: constant added to GradCAM's weighted sum before its ReLU (GradCAM and guided GradCAM):
+        0 as Selvaraju et al.; 1 as the sanity-check authors' code (see the module docstring).
     :return: attributions shaped like ``inputs`` (GradCAM: upsampled to the input's H x W, one channel).
     """
     from captum.attr import (
         GuidedBackprop,
-        GuidedGradCam,
         InputXGradient,
         IntegratedGradients,
         LayerAttribution,
@@ -86,6 +113,8 @@ def saliency(
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if isinstance(cam_offset, bool) or not isinstance(cam_offset, int | float) or not math.isfinite(cam_offset):
+        raise TypeError(f"cam_offset must be a finite number, got {cam_offset!r}")
     net = without_inplace_relu(model)
     if layer is not None:  # find the caller's layer inside the copy by its name
         names = {id(m): n for n, m in model.named_modules()}
@@ -107,11 +136,14 @@ def saliency(
     if method == "guided_backprop":
         return GuidedBackprop(net).attribute(x, target=target).detach()
     if method in ("gradcam", "guided_gradcam"):
-        conv = layer if layer is not None else last_conv(net)
-        if method == "guided_gradcam":
-            return GuidedGradCam(net, conv).attribute(x, target=target).detach()
-        cam = LayerGradCam(net, conv).attribute(x, target=target, relu_attributions=True)  # (N, 1, h, w)
-        return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear").detach()
+        conv = layer if layer is not None else gradcam_layer(net, x)
+        # sum_k alpha_k A_k, alpha_k = spatial mean of d score / d A_k: (N, 1, h, w)
+        weighted = LayerGradCam(net, conv).attribute(x, target=target, relu_attributions=False)
+        cam = torch.relu(weighted + cam_offset)  # (N, 1, h, w)
+        cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear").detach()
+        if method == "gradcam":
+            return cam  # (N, 1, H, W)
+        return GuidedBackprop(net).attribute(x, target=target).detach() * cam  # (N, C, H, W)
     if method == "smoothgrad":
         tunnel = NoiseTunnel(Saliency(net))
         return tunnel.attribute(x, nt_type="smoothgrad", nt_samples=n_samples, stdevs=stdevs, target=target,

@@ -77,6 +77,8 @@ def test_gradcam_layer_is_the_rectified_output_of_the_last_convolution():
     model = tiny_cnn()
     x = torch.randn(1, 1, 16, 16)
     assert gradcam_layer(model, x) is model[3]  # conv, relu, conv, relu(3), pool, ...
+    normalised = nn.Sequential(nn.Conv2d(1, 4, 3), nn.GroupNorm(2, 4), nn.ReLU(), nn.Flatten(), nn.Linear(784, 3))
+    assert gradcam_layer(normalised, x) is normalised[2]
     no_relu = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 14 * 14, 3))
     assert gradcam_layer(no_relu, x) is no_relu[0]
 

@@ -47,9 +47,13 @@ def without_inplace_relu(model: nn.Module) -> nn.Module:
     return clone
 
 
+NORMALIZATIONS = (nn.BatchNorm2d, nn.SyncBatchNorm, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+
+
 def gradcam_layer(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
     """GradCAM's default layer: the ``nn.ReLU`` that one forward pass calls right after the last ``nn.Conv2d``
-    (the rectified feature maps), or that convolution itself when no ReLU module of its own follows it."""
+    and any normalisation layers behind it (the rectified feature maps), or that convolution itself when no
+    ReLU module of its own follows it."""
     calls: list[nn.Module] = []
     hooks = [
         m.register_forward_hook(lambda mod, _i, _o: calls.append(mod))
@@ -65,9 +69,12 @@ def gradcam_layer(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
     conv_at = [i for i, m in enumerate(calls) if isinstance(m, nn.Conv2d)]
     if not conv_at:
         raise ValueError("GradCAM needs a convolutional layer: pass layer= or use another method")
-    after = calls[conv_at[-1] + 1] if conv_at[-1] + 1 < len(calls) else None
-    if isinstance(after, nn.ReLU) and calls.count(after) == 1:  # a ReLU module shared by layers is ambiguous
-        return after
+    after = conv_at[-1] + 1
+    while after < len(calls) and isinstance(calls[after], NORMALIZATIONS):  # conv -> norm -> ReLU
+        after += 1
+    relu = calls[after] if after < len(calls) else None
+    if isinstance(relu, nn.ReLU) and calls.count(relu) == 1:  # a ReLU module shared by layers is ambiguous
+        return relu
     return calls[conv_at[-1]]
 
 

@@ -33,7 +33,13 @@ from torch.nn import functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from vision_tools.saliency import METHODS, saliency  # noqa: E402
-from vision_tools.sanity_checks import cascading_randomization, random_map_control, similarity  # noqa: E402
+from vision_tools.sanity_checks import (  # noqa: E402
+    cascading_randomization,
+    data_randomization,
+    permute_labels,
+    random_map_control,
+    similarity,
+)
 
 METRICS = ("spearman_abs", "spearman_signed", "ssim", "hog")
 
@@ -128,15 +134,13 @@ def main(cfg: SanityConfig) -> dict:
 
     # data randomisation: the same architecture fitted to permuted labels
     n_random = 1000 if cfg.quick else len(X_train)
-    permuted = y_train[:n_random][torch.as_tensor(np.random.default_rng(cfg.seed).permutation(n_random))]
+    permuted = permute_labels(y_train[:n_random], seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     random_model = mnist_cnn()
     random_fit = fit(random_model, X_train[:n_random], permuted, cfg.random_label_epochs, stop_at=0.95, seed=cfg.seed)
     data_rows = {}
     for method in cfg.methods:
-        true_maps = saliency(model, x, target, method, **opts)
-        random_maps = saliency(random_model, x, target, method, **opts)
-        scores = [similarity(true_maps[i], random_maps[i]) for i in range(cfg.images)]
+        scores = data_randomization(model, random_model, x, target, method, **opts).scores
         data_rows[method] = {m: float(np.mean([getattr(s, m) for s in scores])) for m in METRICS}
 
     out = Path(cfg.out)

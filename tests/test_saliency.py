@@ -1,5 +1,7 @@
 """Saliency methods against closed forms, similarity metrics at their extremes, and the randomisation tests."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -8,9 +10,11 @@ from torch import nn
 from vision_tools.saliency import METHODS, gradcam_layer, saliency
 from vision_tools.sanity_checks import (
     cascading_randomization,
+    data_randomization,
     independent_randomization,
     layers_in_forward_order,
     normalize_map,
+    permute_labels,
     random_map_control,
     similarity,
 )
@@ -166,6 +170,26 @@ def test_cascading_randomization_goes_top_down_in_forward_order_on_a_copy():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # nothing restored: never touched
     independent = independent_randomization(model, x, target=1, method="gradient")
     assert [s.randomized for s in independent] == [["0"], ["2"], ["6"], ["8"]]
+
+
+def test_data_randomization_compares_two_models_of_one_architecture():
+    labels = torch.arange(20) % 4
+    permuted = permute_labels(labels, seed=3)
+    assert torch.equal(permuted, permute_labels(labels, seed=3)) and not torch.equal(permuted, labels)
+    assert torch.equal(permuted.sort().values, labels.sort().values)  # same labels, other images
+    model, other = tiny_cnn(), tiny_cnn()
+    for p in other.parameters():
+        p.data.add_(0.5 * torch.randn_like(p))
+    x = torch.randn(3, 1, 16, 16)
+    same = data_randomization(model, copy.deepcopy(model), x, target=2, method="gradient")
+    assert all(s.spearman_abs == pytest.approx(1) and s.ssim == pytest.approx(1) for s in same.scores)
+    differ = data_randomization(model, other, x, target=2, method="gradient")
+    assert torch.equal(differ.original, same.original) and len(differ.scores) == 3
+    assert max(s.spearman_signed for s in differ.scores) < 0.9
+    with pytest.raises(ValueError, match="architecture"):
+        data_randomization(model, tiny_cnn(width=4), x, target=2)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        permute_labels(torch.zeros(2, 3))
 
 
 def test_guided_backprop_barely_changes_when_the_top_layer_is_randomised_but_the_gradient_does():

@@ -7,7 +7,7 @@ integrated gradients (noise std 0.15 x (max - min) of the input, 50 samples), an
 of the gradient under the same noise).
 
 GradCAM (Selvaraju et al., ICCV 2017) weights the rectified feature maps of the last convolution (the
-output of the ReLU that follows it, as the paper's ``hidden2_hconv_act``) by their spatially averaged
+output of the ReLU that follows it, the authors' ``hidden2_hconv_act`` on MNIST) by their spatially averaged
 gradients, sums them and keeps the positive part. ``cam_offset`` adds a constant before that ReLU: 0 is
 GradCAM as published; 1 is what the sanity-check authors' code computed (the ``saliency`` package's
 GradCam starts its sum from ones), which makes the map nearly uniform wherever the weighted sum is small
@@ -143,9 +143,9 @@ def saliency(
     if method == "guided_backprop":
         return GuidedBackprop(net).attribute(x, target=target).detach()
     if method in ("gradcam", "guided_gradcam"):
-        conv = layer if layer is not None else gradcam_layer(net, x)
+        cam_layer = layer if layer is not None else gradcam_layer(net, x)
         # sum_k alpha_k A_k, alpha_k = spatial mean of d score / d A_k: (N, 1, h, w)
-        weighted = LayerGradCam(net, conv).attribute(x, target=target, relu_attributions=False)
+        weighted = LayerGradCam(net, cam_layer).attribute(x, target=target, relu_attributions=False)
         cam = torch.relu(weighted + cam_offset)  # (N, 1, h, w)
         cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear").detach()
         if method == "gradcam":

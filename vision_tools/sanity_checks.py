@@ -3,6 +3,8 @@
 - :func:`cascading_randomization`: re-initialise the layers from the output downwards, one more at each
   stage (in true forward order, found by running the model once), and recompute the maps.
 - :func:`independent_randomization`: re-initialise one layer at a time.
+- :func:`data_randomization`: compare the maps of a model trained on the true labels with those of the
+  same architecture trained on permuted labels (:func:`permute_labels`) until it fits them.
 - Similarity of two maps (:func:`similarity`): Spearman rank correlation of the absolute and of the
   signed maps, SSIM, and the correlation of HOG features. The paper's text says Pearson for HOG, its
   code used Spearman; Spearman is the default here, ``hog_method="pearson"`` gives the other.
@@ -141,3 +143,41 @@ def independent_randomization(
         _reinitialise(work, name, seed + k)
         stages.append(RandomizationStage([name], saliency(work, inputs, target, method, **opts)))
     return stages
+
+
+def permute_labels(labels: torch.Tensor | np.ndarray, *, seed: int = 0) -> torch.Tensor:
+    """The training labels in a random order (seeded): each image keeps a label from the same marginal
+    distribution, but no relation to its content, the data randomisation test's training set."""
+    y = torch.as_tensor(labels)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be one-dimensional, got shape {tuple(y.shape)}")
+    order = torch.as_tensor(np.random.default_rng(seed).permutation(len(y)))
+    return y[order]
+
+
+@dataclass
+class DataRandomization:
+    original: torch.Tensor  # maps of the model trained on the true labels, shaped like the inputs
+    permuted: torch.Tensor  # maps of the same architecture trained on permuted labels
+    scores: list[Similarity]  # one per input
+
+
+def data_randomization(
+    model: nn.Module,
+    permuted_model: nn.Module,
+    inputs: torch.Tensor,
+    target,
+    method: str = "gradient",
+    *,
+    hog_method: str = "spearman",
+    **opts,
+) -> DataRandomization:
+    """Maps of ``model`` (trained on true labels) and ``permuted_model`` (the same architecture trained on
+    :func:`permute_labels`) for the same inputs and targets, and their similarity per input."""
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    if type(model) is not type(permuted_model) or shapes != [tuple(p.shape) for p in permuted_model.parameters()]:
+        raise ValueError("permuted_model must have model's architecture (same class and parameter shapes)")
+    original = saliency(model, inputs, target, method, **opts)
+    permuted = saliency(permuted_model, inputs, target, method, **opts)
+    scores = [similarity(original[i], permuted[i], hog_method=hog_method) for i in range(len(inputs))]
+    return DataRandomization(original, permuted, scores)

@@ -50,22 +50,27 @@ def without_inplace_relu(model: nn.Module) -> nn.Module:
 NORMALIZATIONS = (nn.BatchNorm2d, nn.SyncBatchNorm, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 
 
-def gradcam_layer(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
-    """GradCAM's default layer: the ``nn.ReLU`` that one forward pass calls right after the last ``nn.Conv2d``
-    and any normalisation layers behind it (the rectified feature maps), or that convolution itself when no
-    ReLU module of its own follows it."""
+def call_order(model: nn.Module, inputs: torch.Tensor, modules: list[nn.Module] | None = None) -> list[nn.Module]:
+    """The ``modules`` (default: every leaf module) in the order one forward pass of ``inputs[:1]`` calls
+    them, a module called twice listed twice. Runs ``model`` under ``no_grad`` as it is: pass a copy in
+    eval mode when it has running statistics."""
+    watched = modules if modules is not None else [m for m in model.modules() if not any(True for _ in m.children())]
     calls: list[nn.Module] = []
-    hooks = [
-        m.register_forward_hook(lambda mod, _i, _o: calls.append(mod))
-        for m in model.modules()
-        if not any(True for _ in m.children())
-    ]
+    hooks = [m.register_forward_hook(lambda mod, _i, _o: calls.append(mod)) for m in watched]
     try:
         with torch.no_grad():
             model(inputs[:1])
     finally:
         for hook in hooks:
             hook.remove()
+    return calls
+
+
+def gradcam_layer(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
+    """GradCAM's default layer: the ``nn.ReLU`` that one forward pass calls right after the last ``nn.Conv2d``
+    and any normalisation layers behind it (the rectified feature maps), or that convolution itself when no
+    ReLU module of its own follows it."""
+    calls = call_order(model, inputs)
     conv_at = [i for i, m in enumerate(calls) if isinstance(m, nn.Conv2d)]
     if not conv_at:
         raise ValueError("GradCAM needs a convolutional layer: pass layer= or use another method")

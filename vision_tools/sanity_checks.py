@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vision_tools.saliency import saliency
+from vision_tools.saliency import call_order, saliency
 
 
 def normalize_map(attribution: np.ndarray | torch.Tensor, *, absolute: bool = True) -> np.ndarray:
@@ -93,15 +93,10 @@ def random_map_control(shape: tuple[int, ...], *, pairs: int = 20, seed: int = 0
 
 def layers_in_forward_order(model: nn.Module, inputs: torch.Tensor) -> list[str]:
     """Names of the modules that own parameters directly, in the order one forward pass calls them."""
-    order: list[str] = []
     probe = copy.deepcopy(model).eval()  # the caller's model keeps its mode and has no hooks added
     names = {m: n for n, m in probe.named_modules()}
-    for m in probe.modules():
-        if any(True for _ in m.parameters(recurse=False)):
-            m.register_forward_hook(lambda mod, _i, _o: order.append(names[mod]) if names[mod] not in order else None)
-    with torch.no_grad():
-        probe(inputs[:1])
-    return order
+    owners = [m for m in probe.modules() if any(True for _ in m.parameters(recurse=False))]
+    return list(dict.fromkeys(names[m] for m in call_order(probe, inputs, owners)))  # first call of each
 
 
 def _reinitialise(model: nn.Module, name: str, generator_seed: int) -> None:

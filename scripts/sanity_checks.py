@@ -153,7 +153,7 @@ def main(cfg: SanityConfig) -> dict:
                      lr=cfg.random_label_lr, seed=cfg.seed)  # fmt: skip
     data_rows = {}
     for method in cfg.methods:
-        scores = data_randomization(model, random_model, x, target, method, **opts).scores
+        scores = data_randomization(model, random_model, x, target, method, original=originals[method], **opts).scores
         data_rows[method] = {m: float(np.mean([getattr(s, m) for s in scores])) for m in METRICS}
 
     out = Path(cfg.out)

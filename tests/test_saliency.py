@@ -186,6 +186,10 @@ def test_data_randomization_compares_two_models_of_one_architecture():
     differ = data_randomization(model, other, x, target=2, method="gradient")
     assert torch.equal(differ.original, same.original) and len(differ.scores) == 3
     assert max(s.spearman_signed for s in differ.scores) < 0.9
+    reused = data_randomization(model, other, x, target=2, method="gradient", original=same.original)
+    assert [s.spearman_abs for s in reused.scores] == [s.spearman_abs for s in differ.scores]
+    with pytest.raises(ValueError, match="one map per input"):
+        data_randomization(model, other, x, target=2, original=same.original[:2])
     with pytest.raises(ValueError, match="architecture"):
         data_randomization(model, tiny_cnn(width=4), x, target=2)
     with pytest.raises(ValueError, match="one-dimensional"):

@@ -165,14 +165,22 @@ def data_randomization(
     method: str = "gradient",
     *,
     hog_method: str = "spearman",
+    original: torch.Tensor | None = None,
     **opts,
 ) -> DataRandomization:
     """Maps of ``model`` (trained on true labels) and ``permuted_model`` (the same architecture trained on
-    :func:`permute_labels`) for the same inputs and targets, and their similarity per input."""
+    :func:`permute_labels`) for the same inputs and targets, and their similarity per input.
+
+    :param original: ``model``'s maps for these inputs if already computed (e.g. the first stage of
+        :func:`cascading_randomization`); computed here otherwise.
+    """
     shapes = [tuple(p.shape) for p in model.parameters()]
     if type(model) is not type(permuted_model) or shapes != [tuple(p.shape) for p in permuted_model.parameters()]:
         raise ValueError("permuted_model must have model's architecture (same class and parameter shapes)")
-    original = saliency(model, inputs, target, method, **opts)
+    if original is None:
+        original = saliency(model, inputs, target, method, **opts)
+    elif original.shape[0] != len(inputs):
+        raise ValueError(f"original must hold one map per input ({len(inputs)}), got {original.shape[0]}")
     permuted = saliency(permuted_model, inputs, target, method, **opts)
     scores = [similarity(original[i], permuted[i], hog_method=hog_method) for i in range(len(inputs))]
     return DataRandomization(original, permuted, scores)

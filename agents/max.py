@@ -21,7 +21,7 @@ from stable_baselines3.common.type_aliases import GymEnv
 from agents.tabular_explorer import TabularExplorer
 from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
-from world_models.discrete import DiscreteDynamicsEnsemble
+from world_models.discrete import INPUT_CODINGS, DiscreteDynamicsEnsemble
 from world_models.exploration_mdp import value_iteration
 
 
@@ -40,6 +40,8 @@ class MAX(TabularExplorer):
     :param activation: ``"swish"`` (as MAX), ``"relu"`` or ``"tanh"``.
     :param code_scale: the members' random codes of (state, action) pairs are drawn from
         U(-code_scale, code_scale); larger keeps the predictions for unvisited pairs further apart.
+    :param inputs: how a (state, action) pair enters the members: ``"pair"`` (one-hot over all pairs, one
+        code per pair, the default) or ``"factored"`` (one-hot state concatenated with one-hot action).
     :param learning_rate: Adam learning rate of the ensemble.
     :param gradient_steps: Adam steps per refit.
     :param batch_size: minibatch size of a refit; ``None`` uses all data in every step.
@@ -70,6 +72,7 @@ class MAX(TabularExplorer):
         n_hidden_layers: int = 1,
         activation: str = "swish",
         code_scale: float = 1.0,
+        inputs: str = "pair",
         learning_rate: float = 3e-2,
         gradient_steps: int = 10,
         batch_size: int | None = None,
@@ -98,6 +101,8 @@ class MAX(TabularExplorer):
             raise ValueError(f"ensemble_size must be at least 2 (disagreement needs two members), got {ensemble_size}")
         if bootstrap not in BOOTSTRAP_SCHEMES:
             raise ValueError(f"bootstrap must be one of {BOOTSTRAP_SCHEMES}, got {bootstrap!r}")
+        if inputs not in INPUT_CODINGS:
+            raise ValueError(f"inputs must be one of {INPUT_CODINGS}, got {inputs!r}")
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {learning_rate}")
         if learning_starts < 0:
@@ -122,6 +127,7 @@ class MAX(TabularExplorer):
         self.n_hidden_layers = n_hidden_layers
         self.activation = activation
         self.code_scale = code_scale
+        self.inputs = inputs
         self.gradient_steps = gradient_steps
         self.batch_size = batch_size
         self.train_freq = train_freq
@@ -143,6 +149,7 @@ class MAX(TabularExplorer):
             n_hidden_layers=self.n_hidden_layers,
             activation=self.activation,
             code_scale=self.code_scale,
+            inputs=self.inputs,
             sparse=self.sparse,
         ).to(self.device)
         self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=self.learning_rate, foreach=True)
@@ -247,7 +254,7 @@ class MAX(TabularExplorer):
 
     # ------------------------------------------------------------------ checkpoints
     HYPER_PARAMETERS = (
-        "ensemble_size", "hidden_size", "n_hidden_layers", "activation", "code_scale", "learning_rate",
+        "ensemble_size", "hidden_size", "n_hidden_layers", "activation", "code_scale", "inputs", "learning_rate",
         "gradient_steps", "batch_size", "train_freq", "learning_starts", "bootstrap", "planning_horizon", "sparse",
         "kl_anneal_steps",
         "log_interval",

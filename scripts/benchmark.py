@@ -2,6 +2,7 @@
 
     python scripts/benchmark.py env-speed      # chain steps/s next to FrozenLake-v1
     python scripts/benchmark.py max-chain      # MAX episodes to full coverage, L = 10..100, 5 seeds
+    python scripts/benchmark.py ablation       # MAX: bootstrap x input coding x ensemble size, L = 50, 100
     python scripts/benchmark.py speed          # batched ensemble vs a Python loop over members
     python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
     python scripts/benchmark.py tune           # the baselines' hyper-parameter grid on the 20-state chain
@@ -27,6 +28,7 @@ import numpy as np  # noqa: E402
 from chain_runs import (  # noqa: E402
     LABELS,
     episodes_to_optimal,
+    format_episodes,
     markdown_table,
     optimal_chain_return,
     plot_coverage,
@@ -36,7 +38,7 @@ from chain_runs import (  # noqa: E402
 )
 from config_cli import parse_config  # noqa: E402
 
-SUITES = ("env-speed", "max-chain", "speed", "chain", "tune", "sanity")
+SUITES = ("env-speed", "max-chain", "ablation", "speed", "chain", "tune", "sanity")
 
 
 @dataclass
@@ -131,6 +133,47 @@ def max_chain(cfg: BenchmarkConfig) -> list[dict]:
             f"| {row['length']} | {row['eps_median']:g} ({row['eps_min']:g}-{row['eps_max']:g}) "
             f"| {floor[row['length']]['eps_median']:g} | {np.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f}) |"
         )
+    return runs
+
+
+# MAX's ablation grid (issue: which part of MAX makes it reach the perfect-memory explorer's count)
+ABLATION_GRID = {
+    "bootstrap": ["bayesian", "poisson", "bernoulli", "none"],
+    "inputs": ["pair", "factored"],
+    "ensemble_size": [2, 5, 10],
+}
+
+
+def ablation(cfg: BenchmarkConfig) -> list[dict]:
+    """MAX's episodes to full coverage over bootstrap scheme x input coding x ensemble size.
+
+    Runs are appended to ``<out>/ablation-runs.jsonl`` as they finish; a second call skips them.
+    """
+    seeds = range(2 if cfg.quick else cfg.seeds)
+    lengths = [10, 20] if cfg.quick else [50, 100]
+    settings = [dict(zip(ABLATION_GRID, v, strict=True)) for v in itertools.product(*ABLATION_GRID.values())]
+    jobs = [job for overrides in settings for job in chain_jobs(cfg, ["max"], lengths, seeds, overrides=overrides)]
+    for job in jobs:
+        job["tensorboard"] = None  # no TensorBoard for a 240-run grid
+    suffix = "-quick" if cfg.quick else ""
+    runs = run_jobs(jobs, cfg.workers, cache=Path(cfg.out) / f"ablation-runs{suffix}.jsonl")
+    perfect = summary_rows(run_jobs(chain_jobs(cfg, ["perfect"], lengths, seeds), 1))
+    print(f"\nMAX, {len(seeds)} layout seeds per length, budget {cfg.episodes} episodes: episodes to try all pairs")
+    print("perfect-memory explorer: " + ", ".join(f"L={r['length']}: {r['eps_median']:g}" for r in perfect) + "\n")
+    header = " | ".join(f"L={n}: median (min-max) | L={n} wall s" for n in lengths)
+    print(f"| bootstrap | input | E | {header} |")
+    print("| --- | --- | ---: |" + " :---: | ---: |" * len(lengths))
+    for overrides in settings:
+        cells = []
+        for n in lengths:
+            group = [r for r in runs if r["overrides"] == overrides and r["length"] == n]
+            eps = np.array([r["episodes_to_full"] or np.inf for r in group], dtype=float)
+            cells.append(
+                f"{format_episodes(np.median(eps), cfg.episodes)} ({format_episodes(eps.min(), cfg.episodes)}-"
+                f"{format_episodes(eps.max(), cfg.episodes)}) | {np.median([r['seconds'] for r in group]):.1f}"
+            )
+        setting = " | ".join(str(overrides[k]) for k in ABLATION_GRID)
+        print(f"| {setting} | {' | '.join(cells)} |")
     return runs
 
 
@@ -282,6 +325,8 @@ def main() -> None:
         results = env_speed(cfg)
     elif cfg.suite == "max-chain":
         results = max_chain(cfg)
+    elif cfg.suite == "ablation":
+        results = ablation(cfg)
     elif cfg.suite == "chain":
         results = chain(cfg)
     elif cfg.suite == "tune":

@@ -3,6 +3,7 @@ parallel processes, then summarised as markdown tables and PNG plots."""
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -19,6 +20,10 @@ LABELS = {
     "dqn": "DQN (eps-greedy)",
     "random": "random",
 }
+
+
+# the keys of a job (see explore_once); a record is a job plus its results
+JOB_FIELDS = ("algo", "length", "seed", "max_episodes", "device", "threads", "overrides", "tensorboard")
 
 
 def explore_once(job: dict[str, Any]) -> dict[str, Any]:
@@ -89,15 +94,41 @@ def episodes_to_optimal(algo: str, env_kwargs: dict[str, Any], seed: int, budget
     return None, ret
 
 
-def run_jobs(jobs: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
-    """Run jobs in ``workers`` processes (1: in this process) with a progress bar, in job order."""
+def job_key(job: dict[str, Any]) -> str:
+    """A run's identity: its configuration as canonical JSON, without where it logs."""
+    return json.dumps({k: v for k, v in job.items() if k != "tensorboard"}, sort_keys=True)
+
+
+def run_jobs(jobs: list[dict[str, Any]], workers: int, cache: Path | None = None) -> list[dict[str, Any]]:
+    """Run jobs in ``workers`` processes (1: in this process) with a progress bar, in job order.
+
+    With ``cache`` (a JSON-lines file), each finished run is appended as it finishes, and runs already
+    in the file are not run again, so an interrupted grid resumes where it stopped.
+    """
+    done: dict[str, dict[str, Any]] = {}
+    if cache is not None and cache.exists():
+        for line in cache.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                done[job_key({k: record[k] for k in record if k in JOB_FIELDS})] = record
+    results: list[dict[str, Any] | None] = [done.get(job_key(job)) for job in jobs]
+    todo = [i for i, r in enumerate(results) if r is None]
+
+    def finish(i: int, record: dict[str, Any]) -> None:
+        results[i] = record
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with cache.open("a") as f:  # one line per run, appended whole
+                f.write(json.dumps(record) + "\n")
+
     if workers <= 1:
-        return [explore_once(job) for job in tqdm(jobs, desc="runs")]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(explore_once, job): i for i, job in enumerate(jobs)}
-        results: list[dict[str, Any] | None] = [None] * len(jobs)
-        for future in tqdm(as_completed(futures), total=len(futures), desc="runs"):
-            results[futures[future]] = future.result()
+        for i in tqdm(todo, desc="runs"):
+            finish(i, explore_once(jobs[i]))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(explore_once, jobs[i]): i for i in todo}
+            for future in tqdm(as_completed(futures), total=len(futures), desc="runs"):
+                finish(futures[future], future.result())
     return results  # type: ignore[return-value]
 
 
@@ -139,7 +170,8 @@ def summary_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _eps(value: float, budget: int) -> str:
+def format_episodes(value: float, budget: int) -> str:
+    """Episodes to full coverage for a table: ``>budget`` when not reached (inf)."""
     return f">{budget}" if not np.isfinite(value) else f"{value:g}"
 
 
@@ -151,11 +183,10 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         "| ---: | --- | :---: | :---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        b = r["budget"]
+        median, low, high = (format_episodes(r[k], r["budget"]) for k in ("eps_median", "eps_min", "eps_max"))
         lines.append(
-            f"| {r['length']} | {LABELS[r['algo']]} | {_eps(r['eps_median'], b)} ({_eps(r['eps_min'], b)} to "
-            f"{_eps(r['eps_max'], b)}) | {r['reached']}/{r['seeds']} | {r['cov15']:.0%} | {r['cov60']:.0%} "
-            f"| {r['seconds']:.1f} |"
+            f"| {r['length']} | {LABELS[r['algo']]} | {median} ({low} to {high}) | {r['reached']}/{r['seeds']} "
+            f"| {r['cov15']:.0%} | {r['cov60']:.0%} | {r['seconds']:.1f} |"
         )
     return "\n".join(lines)
 

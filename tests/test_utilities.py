@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from world_models.utilities import jensen_renyi, jensen_shannon
+from world_models.utilities import MAX_LOG_VAR, jensen_renyi, jensen_shannon
 
 
 def jsd_reference(probs: np.ndarray) -> np.ndarray:
@@ -20,8 +20,11 @@ def jsd_reference(probs: np.ndarray) -> np.ndarray:
     return np.array([h(probs[:, b].mean(0)) - np.mean([h(probs[e, b]) for e in range(E)]) for b in range(B)])
 
 
-def jrd_reference(mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """Double loop over members, straight from the closed form in DESIGN.md."""
+def jrd_reference(mean: np.ndarray, var: np.ndarray, decay: float = 1.0) -> np.ndarray:
+    """Double loop over members, straight from the closed form in DESIGN.md, after the official code's
+    variance rescaling max_var - decay * (max_var - var)."""
+    max_var = math.exp(MAX_LOG_VAR)
+    var = max_var - decay * (max_var - var)
     E, B, d = mean.shape
     out = []
     for b in range(B):
@@ -78,6 +81,46 @@ def test_jrd_matches_double_loop_reference():
     var = rng.uniform(0.05, 0.5, size=(E, B, d))
     fast = jensen_renyi(torch.as_tensor(mean), torch.as_tensor(var)).numpy()
     assert np.allclose(fast, jrd_reference(mean, var), atol=1e-8)
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.1, 0.0])
+def test_jrd_with_unequal_variances_and_decay_matches_reference(decay):
+    rng = np.random.default_rng(2)
+    E, B, d = 5, 8, 4
+    mean = rng.normal(size=(E, B, d))
+    var = np.exp(rng.uniform(-6, 2, size=(E, B, d)))  # variances spread over 3.5 orders of magnitude
+    fast = jensen_renyi(torch.as_tensor(mean), torch.as_tensor(var), decay=decay).numpy()
+    assert np.allclose(fast, jrd_reference(mean, var, decay), atol=1e-8)
+
+
+@pytest.mark.parametrize(("ratio", "expected"), [(10.0, 0.0364), (100.0, -0.0881)])
+def test_jrd_of_members_differing_only_in_variance(ratio, expected):
+    """Documented: same mean, variances a factor ``ratio`` apart: positive at 10x, negative at 100x."""
+    mean = torch.zeros(2, 1, 1, dtype=torch.float64)
+    var = torch.tensor([1.0, ratio], dtype=torch.float64).view(2, 1, 1)
+    value = jensen_renyi(mean, var).item()
+    assert value == pytest.approx(expected, abs=1e-4)
+    assert value == pytest.approx(jrd_reference(mean.numpy(), var.numpy())[0], abs=1e-10)
+
+
+def test_jrd_decay_bounds_the_negative_part_of_variance_only_differences():
+    """Documented: 17 dimensions, members at the official log-variance bounds -5 and -1 (55x apart):
+    -15.6 nats plain, -0.042 with decay 0.1; a mean difference of 1 then dominates (0.60)."""
+    d = 17
+    mean = torch.zeros(2, 1, d, dtype=torch.float64)
+    var = torch.tensor([math.exp(-5), math.exp(-1)], dtype=torch.float64).view(2, 1, 1).expand(2, 1, d)
+    plain, decayed = jensen_renyi(mean, var).item(), jensen_renyi(mean, var, decay=0.1).item()
+    assert plain < -10
+    assert -0.05 < decayed < -0.03
+    apart = mean + torch.tensor([[[0.0]], [[1.0]]], dtype=torch.float64)  # members 1 apart in every dimension
+    assert jensen_renyi(apart, var, decay=0.1).item() > 0.5
+
+
+def test_jrd_decay_one_is_the_plain_formula_and_bad_decay_is_refused():
+    mean, var = torch.randn(3, 4, 2), torch.rand(3, 4, 2) + 0.1
+    assert torch.equal(jensen_renyi(mean, var, decay=1.0), jensen_renyi(mean, var))
+    with pytest.raises(ValueError, match="decay"):
+        jensen_renyi(mean, var, decay=1.5)
 
 
 def test_jrd_identical_members_is_zero_and_spread_is_positive():

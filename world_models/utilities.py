@@ -9,6 +9,15 @@ Both are vectorised over a batch of (state, action) queries: the member axis com
   closed form, H2(mixture) - mean_i H2(N_i), with
   H2(mixture) = -log[(1/E^2) sum_ij N(mu_i; mu_j, S_i + S_j)] and H2(N(mu, S)) = 1/2 log|S| + d/2 log(4 pi),
   computed in log space.
+
+  Renyi's order-2 entropy is not concave, so this divergence can be negative when members differ in
+  variance. Two members with equal means and variances a factor r apart in every dimension give, in one
+  dimension, a positive value up to r of about 36 and a negative one beyond (r = 100: -0.088 nats); from
+  two dimensions on, any such difference is negative, more so with d (d = 17, r = 2: -1.6 nats). The
+  official MAX code pulls the variances towards the largest its models predict before the formula
+  (``decay`` 0.1, see :func:`jensen_renyi`): variances inside its log-variance bounds [-5, -1] are then at
+  most 1.11x apart, which bounds that negative part (d = 17: -0.043 nats at worst) and leaves the
+  utility to the members' means. Nothing is clipped, as in the official code.
 """
 
 from __future__ import annotations
@@ -35,15 +44,38 @@ def jensen_shannon(probs: torch.Tensor) -> torch.Tensor:
     return (entropy(mixture) - entropy(probs).mean(0)).clamp_min(0.0)  # (B,)
 
 
-def jensen_renyi(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+# the official MAX code's variance rescaling: its models bound log-variance to [-5, -1]
+MAX_LOG_VAR = -1.0
+
+
+def rescale_variance(var: torch.Tensor, decay: float, max_var: float = math.exp(MAX_LOG_VAR)) -> torch.Tensor:
+    """The official MAX code's ``max_var - decay * (max_var - var)``: variances pulled towards ``max_var``.
+
+    ``decay`` 1 leaves ``var`` unchanged; 0 sets every variance to ``max_var``.
+    """
+    return max_var - decay * (max_var - var)
+
+
+def jensen_renyi(
+    mean: torch.Tensor, var: torch.Tensor, *, decay: float = 1.0, max_var: float = math.exp(MAX_LOG_VAR)
+) -> torch.Tensor:
     """Jensen-Renyi divergence of order 2 of E diagonal Gaussians per query.
 
     :param mean: (E, B, d) member means.
     :param var: (E, B, d) member variances (positive).
-    :return: (B,) utilities in nats; 0 for identical members.
+    :param decay: rescale the variances first as the official MAX code does (its default 0.1):
+        ``var <- max_var - decay * (max_var - var)``. The default 1.0 uses the variances as given.
+    :param max_var: the variance that ``decay`` pulls towards: the largest a model predicts (the
+        official code's log-variance bound -1 gives exp(-1)). Only used when ``decay`` != 1.
+    :return: (B,) utilities in nats; 0 for identical members, negative possible when members differ
+        mainly in variance (see the module docstring).
     """
     if mean.dim() != 3 or mean.shape != var.shape:
         raise ValueError(f"mean and var must both be shaped (E, B, d), got {tuple(mean.shape)} and {tuple(var.shape)}")
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError(f"decay must be in [0, 1], got {decay}")
+    if decay != 1.0:
+        var = rescale_variance(var, decay, max_var)  # (E, B, d)
     E, _, d = mean.shape
     diff = mean.unsqueeze(1) - mean.unsqueeze(0)  # (E, E, B, d): mu_i - mu_j
     pair_var = var.unsqueeze(1) + var.unsqueeze(0)  # (E, E, B, d): S_i + S_j

@@ -7,6 +7,12 @@ One head is drawn uniformly at the start of each episode and followed greedily f
 which gives temporally consistent, "deep" exploration. The torso's gradient is the average of the
 heads' gradients (scaled by 1/K). Greedy evaluation (``predict(deterministic=True)``) takes a majority
 vote of the heads' greedy actions.
+
+``prior_scale`` > 0 gives the randomized prior functions of Osband, Aslanides & Cassirer ("Randomized
+Prior Functions for Deep Reinforcement Learning", NeurIPS 2018): every head's Q-value is its trainable
+output plus ``prior_scale`` times the output of a fixed, randomly initialised prior network of the same
+shape (never trained), in the online and the target network alike. This is the field's standard form of
+Bootstrapped DQN for deep exploration (bsuite's ``boot_dqn``; prior scale 3 on chain-like tasks).
 """
 
 from __future__ import annotations
@@ -75,7 +81,10 @@ class BootstrappedQNetwork(BasePolicy):
     """Shared torso (features extractor + MLP ``net_arch``) and K linear heads, all heads in one matmul.
 
     ``forward`` returns Q-values (B, K, A). The gradient reaching the torso is divided by K, so the torso
-    follows the heads' average gradient (Osband et al. 2016, appendix).
+    follows the heads' average gradient (Osband et al. 2016, appendix). With ``prior_scale`` > 0 a second
+    network of the same shape (its own features extractor ``prior_features_extractor``, torso and heads),
+    frozen at its random initialisation, adds ``prior_scale`` times its output to every head (Osband et
+    al. 2018); it is part of the state dict, so the target network copies it with the weights.
     """
 
     action_space: spaces.Discrete
@@ -91,11 +100,16 @@ class BootstrappedQNetwork(BasePolicy):
         normalize_images: bool = True,
         n_heads: int = 10,
         sparse_head: bool = False,
+        prior_scale: float = 0.0,
+        prior_features_extractor: BaseFeaturesExtractor | None = None,
     ) -> None:
         super().__init__(
             observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images
         )
+        if prior_scale > 0 and prior_features_extractor is None:
+            raise ValueError("prior_scale > 0 needs a prior_features_extractor of the same kind as the torso's")
         self.sparse_head = sparse_head
+        self.prior_scale = prior_scale
         self.net_arch = [64, 64] if net_arch is None else net_arch
         self.activation_fn = activation_fn
         self.features_dim = features_dim
@@ -104,12 +118,27 @@ class BootstrappedQNetwork(BasePolicy):
         last = self.net_arch[-1] if self.net_arch else features_dim
         n_out = n_heads * int(action_space.n)  # all K heads: rows k*A..(k+1)*A
         self.heads = LinearSVDO(last, n_out) if sparse_head else nn.Linear(last, n_out)
+        self.prior: nn.ModuleDict | None = None
+        if prior_scale > 0:
+            self.prior = nn.ModuleDict(
+                {
+                    "features_extractor": prior_features_extractor,
+                    "torso": nn.Sequential(*create_mlp(features_dim, -1, self.net_arch, activation_fn)),
+                    "heads": nn.Linear(last, n_out),
+                }
+            ).requires_grad_(False)  # fixed at its random initialisation, never trained
 
     def forward(self, obs: PyTorchObs) -> torch.Tensor:
         h = self.torso(self.extract_features(obs, self.features_extractor))  # (B, hidden)
         if h.requires_grad:
             h.register_hook(lambda grad: grad / self.n_heads)  # torso: average of the heads' gradients
-        return self.heads(h).view(-1, self.n_heads, int(self.action_space.n))  # (B, K, A)
+        q = self.heads(h).view(-1, self.n_heads, int(self.action_space.n))  # (B, K, A)
+        if self.prior is None:
+            return q
+        with torch.no_grad():
+            prior_h = self.prior["torso"](self.extract_features(obs, self.prior["features_extractor"]))  # (B, hidden)
+            prior_q = self.prior["heads"](prior_h).view_as(q)  # (B, K, A)
+        return q + self.prior_scale * prior_q  # (B, K, A)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> torch.Tensor:
         return vote(self(observation))
@@ -123,6 +152,7 @@ class BootstrappedQNetwork(BasePolicy):
             features_extractor=self.features_extractor,
             n_heads=self.n_heads,
             sparse_head=self.sparse_head,
+            prior_scale=self.prior_scale,
         )
         return data
 
@@ -132,23 +162,36 @@ class BootstrappedDQNPolicy(DQNPolicy):
 
     :param n_heads: number of Q-heads K.
     :param sparse_head: build the heads as one Sparse Variational Dropout layer (Molchanov et al. 2017).
+    :param prior_scale: scale of each head's fixed random prior network (Osband et al. 2018); 0: none.
         Every other argument is ``DQNPolicy``'s.
     """
 
     q_net: BootstrappedQNetwork
     q_net_target: BootstrappedQNetwork
 
-    def __init__(self, *args: Any, n_heads: int = 10, sparse_head: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, n_heads: int = 10, sparse_head: bool = False, prior_scale: float = 0.0, **kwargs: Any
+    ) -> None:
         self.n_heads = n_heads  # needed by make_q_net, which DQNPolicy.__init__ calls
         self.sparse_head = sparse_head
+        self.prior_scale = prior_scale
         super().__init__(*args, **kwargs)
 
     def make_q_net(self) -> BootstrappedQNetwork:
         net_args = self._update_features_extractor(self.net_args, features_extractor=None)
-        return BootstrappedQNetwork(**net_args, n_heads=self.n_heads, sparse_head=self.sparse_head).to(self.device)
+        prior_extractor = self.make_features_extractor() if self.prior_scale > 0 else None
+        return BootstrappedQNetwork(
+            **net_args, n_heads=self.n_heads, sparse_head=self.sparse_head, prior_scale=self.prior_scale,
+            prior_features_extractor=prior_extractor,
+        ).to(self.device)  # fmt: skip
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {**super()._get_constructor_parameters(), "n_heads": self.n_heads, "sparse_head": self.sparse_head}
+        return {
+            **super()._get_constructor_parameters(),
+            "n_heads": self.n_heads,
+            "sparse_head": self.sparse_head,
+            "prior_scale": self.prior_scale,
+        }
 
 
 class BootstrappedCnnPolicy(BootstrappedDQNPolicy):
@@ -166,6 +209,8 @@ class BootstrappedDQN(DQN):
     :param n_heads: number of Q-heads K (Osband et al.: 10).
     :param mask_prob: probability that a transition is in a head's bootstrap sample (Osband et al.: 0.5;
         1.0 gives every head all data).
+    :param prior_scale: each head adds ``prior_scale`` times a fixed random prior network (randomized
+        prior functions, Osband et al. 2018: 3 on chain-like tasks); 0, the default, is the 2016 agent.
     :param exploration_initial_eps: epsilon-greedy on top of the heads; 0 by default, as in the paper.
     :param exploration_final_eps: see ``exploration_initial_eps``.
     :param sparse: Sparse Variational Dropout heads (see :class:`agents.dqn.DQN`).
@@ -189,6 +234,7 @@ class BootstrappedDQN(DQN):
         *,
         n_heads: int = 10,
         mask_prob: float = 0.5,
+        prior_scale: float = 0.0,
         exploration_initial_eps: float = 0.0,
         exploration_final_eps: float = 0.0,
         sparse: bool = False,
@@ -199,12 +245,14 @@ class BootstrappedDQN(DQN):
             raise ValueError(f"n_heads must be a positive int, got {n_heads!r}")
         if not 0.0 < mask_prob <= 1.0:
             raise ValueError(f"mask_prob must be in (0, 1], got {mask_prob!r}")
+        if isinstance(prior_scale, bool) or not isinstance(prior_scale, int | float) or prior_scale < 0:
+            raise ValueError(f"prior_scale must be a number >= 0, got {prior_scale!r}")
         reject_replay_buffer_kwargs(kwargs, "BootstrappedDQN", "masked replay")
         self.n_heads = n_heads
         self.mask_prob = mask_prob
         self.active_head = 0
         user_policy_kwargs = kwargs.pop("policy_kwargs", None) or {}
-        policy_kwargs = {**user_policy_kwargs, "n_heads": n_heads}
+        policy_kwargs = {**user_policy_kwargs, "n_heads": n_heads, "prior_scale": float(prior_scale)}
         super().__init__(
             policy,
             env,
@@ -224,6 +272,7 @@ class BootstrappedDQN(DQN):
                 **kwargs,
                 "n_heads": n_heads,
                 "mask_prob": mask_prob,
+                "prior_scale": prior_scale,
                 "exploration_initial_eps": exploration_initial_eps,
                 "exploration_final_eps": exploration_final_eps,
                 "sparse": sparse,

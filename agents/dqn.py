@@ -1,6 +1,7 @@
 """DQN (Mnih et al. 2015) from Stable-Baselines3, the base of the suite's DQN family.
 
-Two additions to SB3's class: checkpoints that load without unpickling, and an optional Sparse
+Three changes to SB3's class: defaults for small exploration worlds (``SMALL_WORLD_DEFAULTS``),
+checkpoints that load without unpickling, and an optional Sparse
 Variational Dropout output layer (``sparse=True``, Molchanov et al. 2017). With it, the KL term of the
 SGVLB, divided by the number of stored transitions and annealed from 0 to 1, is added to the gradient
 of every optimiser step by a step pre-hook, so SB3's ``train`` runs unchanged (its gradient-norm
@@ -20,6 +21,21 @@ from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 
 from agents.sb3_checkpoint import SafeCheckpointMixin
 from vision_tools.sparse_vd import LinearSVDO, kl_divergence, kl_weight, record_sparsity
+
+# SB3's DQN defaults are Atari's (learning rate 1e-4, a 1M replay, a train step every 4 env steps, a target
+# update every 10,000 steps); with them the DQN family learns nothing on a 20-state chain in 400 episodes.
+# These values, chosen by `scripts/benchmark.py tune` (docs/BENCHMARKS.md), are every family member's
+# defaults; any keyword argument overrides them, and passing SB3's values gives SB3's DQN back.
+SMALL_WORLD_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 1e-3,
+    "buffer_size": 100_000,
+    "learning_starts": 100,
+    "batch_size": 32,
+    "train_freq": 1,
+    "gradient_steps": 1,
+    "target_update_interval": 100,
+    "gamma": 0.99,
+}
 
 
 def reject_replay_buffer_kwargs(kwargs: dict[str, Any], owner: str, what: str) -> None:
@@ -61,7 +77,9 @@ class DQN(SafeCheckpointMixin, stable_baselines3.DQN):
     :param env: the environment or its id.
     :param sparse: make the Q-network's output layer (the head) a Sparse Variational Dropout layer.
     :param kl_anneal_steps: gradient steps over which the KL weight rises from 0 to 1 (``sparse`` only).
-    :param kwargs: every other argument of ``stable_baselines3.DQN``, by keyword.
+    :param kwargs: every other argument of ``stable_baselines3.DQN``, by keyword; those not given take
+        ``SMALL_WORLD_DEFAULTS`` (learning rate 1e-3, replay 100,000, a train step every env step, a
+        target update every 100 steps), then SB3's defaults.
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -75,6 +93,7 @@ class DQN(SafeCheckpointMixin, stable_baselines3.DQN):
     ) -> None:  # fmt: skip
         if kl_anneal_steps < 0:
             raise ValueError(f"kl_anneal_steps must be >= 0, got {kl_anneal_steps}")
+        kwargs = {**SMALL_WORLD_DEFAULTS, **kwargs}
         self._remember_init(policy, {**kwargs, "sparse": sparse, "kl_anneal_steps": kl_anneal_steps})
         self.sparse = sparse
         self.kl_anneal_steps = kl_anneal_steps

@@ -1,9 +1,9 @@
 """Every agent of the benchmark by short name, with hyper-parameters for small discrete worlds.
 
-SB3's DQN defaults are built for Atari (target update every 10,000 steps, learning rate 1e-4); on the
-chain they barely learn within 60 episodes. ``CHAIN_HYPER_PARAMETERS`` holds the values chosen by the
-grid in ``scripts/benchmark.py tune`` (documented in docs/BENCHMARKS.md); pass keyword arguments to
-:func:`make_agent` to override any of them.
+The DQN family's constructors already default to the values tuned for small worlds
+(:data:`agents.dqn.SMALL_WORLD_DEFAULTS`); ``CHAIN_HYPER_PARAMETERS`` holds what each agent's row of
+the grid in ``scripts/benchmark.py tune`` chose beyond them (documented in docs/BENCHMARKS.md). Pass
+keyword arguments to :func:`make_agent` to override any of them.
 """
 
 from __future__ import annotations
@@ -23,29 +23,20 @@ from agents.reference_explorers import PerfectMemoryExplorer, RandomExplorer
 AGENTS: dict[str, type] = {
     "max": MAX,
     "bootdqn": BootstrappedDQN,
+    "bootdqn-prior": BootstrappedDQN,
     "bonusdqn": BonusDQN,
     "dqn": DQN,
     "random": RandomExplorer,
     "perfect": PerfectMemoryExplorer,
 }
-SB3_AGENTS = ("bootdqn", "bonusdqn", "dqn")
+SB3_AGENTS = ("bootdqn", "bootdqn-prior", "bonusdqn", "dqn")
 
-_DQN_COMMON: dict[str, Any] = {
-    "learning_rate": 1e-3,
-    "buffer_size": 100_000,
-    "learning_starts": 100,
-    "batch_size": 32,
-    "train_freq": 1,
-    "gradient_steps": 1,
-    "target_update_interval": 100,
-    "gamma": 0.99,
-    "policy_kwargs": {"net_arch": [64, 64]},
-}
 CHAIN_HYPER_PARAMETERS: dict[str, dict[str, Any]] = {
     "max": {},
-    "bootdqn": {**_DQN_COMMON, "n_heads": 10, "mask_prob": 0.5},
-    "bonusdqn": {**_DQN_COMMON, "beta": 1.0, "exploration_fraction": 0.1, "exploration_final_eps": 0.05},
-    "dqn": {**_DQN_COMMON, "learning_rate": 3e-4, "exploration_fraction": 0.5, "exploration_final_eps": 0.05},
+    "bootdqn": {},
+    "bootdqn-prior": {"prior_scale": 3.0},
+    "bonusdqn": {},
+    "dqn": {"learning_rate": 3e-4, "exploration_fraction": 0.5},
     "random": {},
     "perfect": {},
 }
@@ -69,7 +60,8 @@ def make_agent(
 ):
     """Build agent ``algo`` (a key of ``AGENTS``) on ``env`` with the chain hyper-parameters.
 
-    :param algo: short name: ``max``, ``bootdqn``, ``bonusdqn``, ``dqn``, ``random`` or ``perfect``.
+    :param algo: short name: ``max``, ``bootdqn``, ``bootdqn-prior`` (with randomized prior functions),
+        ``bonusdqn``, ``dqn``, ``random`` or ``perfect``.
     :param env: the environment.
     :param seed: seed of the agent (and the env).
     :param device: torch device.

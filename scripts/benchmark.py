@@ -198,6 +198,7 @@ def chain(cfg: BenchmarkConfig) -> list[dict]:
 TUNE_GRID = {
     "dqn": {"learning_rate": [1e-3, 3e-4], "exploration_fraction": [0.1, 0.5]},
     "bootdqn": {"learning_rate": [1e-3, 3e-4], "target_update_interval": [100, 500]},
+    "bootdqn-prior": {"learning_rate": [1e-3, 3e-4], "prior_scale": [1.0, 3.0, 10.0]},
     "bonusdqn": {"learning_rate": [1e-3, 3e-4], "beta": [0.1, 0.5, 1.0]},
 }
 
@@ -208,6 +209,7 @@ def tune(cfg: BenchmarkConfig) -> list[dict]:
     settings = [
         (algo, dict(zip(grid, values, strict=True)))
         for algo, grid in TUNE_GRID.items()
+        if algo in cfg.agents
         for values in itertools.product(*grid.values())
     ]
     jobs = [job for algo, overrides in settings for job in chain_jobs(cfg, [algo], [20], seeds, overrides=overrides)]

@@ -16,6 +16,7 @@ LABELS = {
     "max": "MAX",
     "perfect": "perfect memory",
     "bootdqn": "Bootstrapped DQN",
+    "bootdqn-prior": "Bootstrapped DQN + prior",
     "bonusdqn": "bonus DQN",
     "dqn": "DQN (eps-greedy)",
     "random": "random",

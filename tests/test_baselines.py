@@ -10,10 +10,10 @@ import envs  # noqa: F401
 from agents.bonus_dqn import BonusDQN, CountBonusReplayBuffer
 from agents.bootstrapped_dqn import BootstrappedDQN, vote
 from agents.counts import StateActionCounter
-from agents.dqn import DQN
+from agents.dqn import DQN, SMALL_WORLD_DEFAULTS
 from agents.registry import CHAIN_HYPER_PARAMETERS, make_agent
 
-SB3_AGENTS = {"bootdqn": BootstrappedDQN, "bonusdqn": BonusDQN, "dqn": DQN}
+SB3_AGENTS = {"bootdqn": BootstrappedDQN, "bootdqn-prior": BootstrappedDQN, "bonusdqn": BonusDQN, "dqn": DQN}
 
 
 def chain(length=6, **kwargs):
@@ -179,6 +179,7 @@ def test_simhash_groups_similar_observations_and_exact_count_does_not():
     [
         (BootstrappedDQN, {"n_heads": 0}, "n_heads"),
         (BootstrappedDQN, {"mask_prob": 0.0}, "mask_prob"),
+        (BootstrappedDQN, {"prior_scale": -1.0}, "prior_scale"),
         (BootstrappedDQN, {"replay_buffer_class": None}, "replay_buffer_class"),
         (BonusDQN, {"beta": -0.1}, "beta"),
         (BonusDQN, {"bonus": "rnd"}, "bonus"),
@@ -192,6 +193,57 @@ def test_bad_arguments(cls, kwargs, name):
 def test_registry_rejects_unknown_algo_and_keeps_tuned_values():
     with pytest.raises(ValueError, match="algo"):
         make_agent("ppo", chain())
-    model = make_agent("bonusdqn", chain(), seed=0, device="cpu")
-    assert model.beta == CHAIN_HYPER_PARAMETERS["bonusdqn"]["beta"]
-    assert model.target_update_interval == CHAIN_HYPER_PARAMETERS["bonusdqn"]["target_update_interval"]
+    model = make_agent("dqn", chain(), seed=0, device="cpu")
+    assert model.learning_rate == CHAIN_HYPER_PARAMETERS["dqn"]["learning_rate"]
+    assert make_agent("bootdqn-prior", chain(), seed=0).policy.prior_scale == 3.0
+
+
+@pytest.mark.parametrize("cls", [BootstrappedDQN, BonusDQN, DQN])
+def test_the_family_defaults_are_the_small_world_values(cls):
+    """What a user gets from `Cls("MlpPolicy", env)` is what the tuning grid chose, not SB3's Atari values."""
+    model = cls("MlpPolicy", chain())
+    got = {name: getattr(model, name) for name in SMALL_WORLD_DEFAULTS}
+    got["train_freq"] = model.train_freq.frequency
+    assert got == SMALL_WORLD_DEFAULTS
+    assert model.learning_rate == 1e-3 and model.target_update_interval == 100
+    assert DQN("MlpPolicy", chain(), learning_rate=1e-4).learning_rate == 1e-4  # still overridable
+
+
+def _prior_model(prior_scale=3.0, seed=0):
+    return BootstrappedDQN("MlpPolicy", chain(), n_heads=4, prior_scale=prior_scale, seed=seed, learning_starts=20)
+
+
+def test_prior_is_added_to_every_head_scaled_and_is_shared_with_the_target():
+    model = _prior_model(prior_scale=3.0)
+    q_net = model.q_net
+    obs = torch.eye(6)  # the six one-hot states
+    with torch.no_grad():
+        trainable = q_net.heads(q_net.torso(obs)).view(6, 4, 2)  # (B, K, A)
+        prior = q_net.prior["heads"](q_net.prior["torso"](obs)).view(6, 4, 2)  # (B, K, A)
+        assert torch.allclose(q_net(torch.arange(6)), trainable + 3.0 * prior, atol=1e-6)
+        assert torch.allclose(model.q_net_target(torch.arange(6)), q_net(torch.arange(6)))
+    assert prior.std() > 0.05  # a random function, different per head and state
+    assert _prior_model(prior_scale=0.0).q_net.prior is None  # 0: the 2016 agent, no prior at all
+
+
+def test_prior_never_trains_while_the_heads_do(tmp_path):
+    model = _prior_model()
+    before = {k: v.clone() for k, v in model.q_net.state_dict().items()}
+    model.learn(200)
+    after = model.q_net.state_dict()
+    prior_keys = [k for k in before if k.startswith("prior.")]
+    assert prior_keys and all(torch.equal(before[k], after[k]) for k in prior_keys)
+    assert not torch.equal(before["heads.weight"], after["heads.weight"])
+    model.save(tmp_path / "p")
+    loaded = BootstrappedDQN.load(tmp_path / "p", env=chain())
+    assert loaded.policy.prior_scale == 3.0
+    for k in prior_keys:
+        assert torch.equal(loaded.q_net.state_dict()[k], after[k])
+
+
+def test_priors_differ_by_seed_and_make_heads_disagree():
+    a, b = _prior_model(seed=0), _prior_model(seed=1)
+    assert not torch.equal(a.q_net.prior["heads"].weight, b.q_net.prior["heads"].weight)
+    with torch.no_grad():
+        greedy = a.q_net(torch.arange(6)).argmax(-1)  # (6, K)
+    assert (greedy != greedy[:, :1]).any()  # at least two heads prefer different actions somewhere

@@ -1,8 +1,16 @@
-"""SB3 callbacks for exploration runs."""
+"""SB3 callbacks for exploration runs: coverage tracking, a progress bar that ends where the run ends,
+and a Ctrl-C that stops at the end of the current episode."""
 
 from __future__ import annotations
 
+import logging
+import signal
+from typing import Any
+
 from stable_baselines3.common.callbacks import BaseCallback
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
 
 
 class CoverageCallback(BaseCallback):
@@ -49,3 +57,79 @@ class CoverageCallback(BaseCallback):
                 self.coverage_per_episode.append(self.coverage)  # count the partial last episode
             return False
         return self.max_episodes is None or len(self.coverage_per_episode) < self.max_episodes
+
+    def _on_training_end(self) -> None:
+        # The run may end mid-episode (full coverage, a step budget): log where it ended, so the last
+        # TensorBoard point is the final coverage, not the one at the last episode's end.
+        self.logger.record("explore/coverage", self.coverage)
+        if self.cell_coverage is not None:
+            self.logger.record("explore/cell_coverage", self.cell_coverage)
+        self.logger.dump(step=self.num_timesteps)
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over the step budget that is completed when the run stops early (full coverage, a
+    callback, Ctrl-C), instead of freezing at the fraction reached.
+
+    :param desc: text before the bar.
+    """
+
+    def __init__(self, desc: str = "steps") -> None:
+        super().__init__()
+        self.desc = desc
+        self.pbar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        self.pbar = tqdm(total=self.locals["total_timesteps"] - self.model.num_timesteps, desc=self.desc)
+
+    def _on_step(self) -> bool:
+        assert self.pbar is not None
+        self.pbar.update(self.training_env.num_envs)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Set the total to the steps done, draw the bar once more and close it (safe to call twice)."""
+        if self.pbar is None:
+            return
+        self.pbar.total = self.pbar.n  # the run's real end
+        self.pbar.refresh()
+        self.pbar.close()
+        self.pbar = None
+
+
+class StopOnInterrupt(BaseCallback):
+    """The first Ctrl-C (SIGINT) during ``learn`` stops training at the end of the current episode, so
+    a checkpoint saved afterwards continues exactly as the uninterrupted run would; a second Ctrl-C
+    raises ``KeyboardInterrupt`` at once. The previous SIGINT handler is restored when training ends.
+
+    ``interrupted`` tells whether a Ctrl-C arrived. Install it only from the main thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        logger.warning("Ctrl-C: stopping at the end of this episode (Ctrl-C again to stop now)")
+
+    def _on_training_start(self) -> None:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _on_step(self) -> bool:
+        return not (self.interrupted and bool(self.locals["dones"][0]))
+
+    def _on_training_end(self) -> None:
+        self.restore()
+
+    def restore(self) -> None:
+        """Put the previous SIGINT handler back (safe to call twice)."""
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
+import re
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +51,62 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path
 
 
 def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` and check it holds a ``kind`` model."""
+    """Read a checkpoint written by :func:`save_checkpoint` and check it holds a ``kind`` model.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError``, naming the file, for one that is
+    truncated, not a torch file, holds objects other than tensors and plain values, or holds another
+    kind of model.
+    """
     path = checkpoint_path(path, for_reading=True)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or checkpoint.get("kind") != kind:
-        found = checkpoint.get("kind") if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise ValueError(f"{path} holds a {found!r} checkpoint, expected {kind!r}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:  # weights_only refused a class: a pickled object, not our tensors-and-values format
+            raise ValueError(
+                f"{path} is not a maxplore checkpoint: it holds objects other than tensors and plain values "
+                f"({found.group(1)}), which are not loaded because unpickling them could run code"
+            ) from err
+        raise ValueError(f"{path} is not a readable checkpoint (truncated, or not a torch file)") from err
+    except (RuntimeError, EOFError, OSError, KeyError, zipfile.BadZipFile) as err:
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}" if str(err) else type(err).__name__
+        raise ValueError(f"{path} is not a readable checkpoint (truncated, or not a torch file): {reason}") from err
+    if not isinstance(checkpoint, dict) or "kind" not in checkpoint:
+        raise ValueError(f"{path} is not a maxplore checkpoint: it holds a {type(checkpoint).__name__} without 'kind'")
+    if checkpoint["kind"] != kind:
+        raise ValueError(f"{path} holds a {checkpoint['kind']!r} checkpoint, expected {kind!r}")
     return checkpoint
+
+
+def env_identity(env: Any) -> dict[str, Any] | None:
+    """The registered id and ``gym.make`` kwargs of ``env`` (a Gymnasium env or an SB3 VecEnv), stored in
+    checkpoints so that loading into another world can warn; ``None`` for an env made without an id."""
+    try:
+        spec = env.get_attr("spec")[0] if hasattr(env, "get_attr") else env.spec
+    except (AttributeError, IndexError):
+        return None
+    if spec is None:
+        return None
+    try:
+        kwargs = encode_value(dict(spec.kwargs))
+    except TypeError:  # a kwarg that is not a plain value: keep the id only
+        kwargs = None
+    return {"id": spec.id, "kwargs": kwargs}
+
+
+def warn_if_other_env(saved: dict[str, Any] | None, env: Any, path: str | os.PathLike) -> None:
+    """Warn when ``env`` is not the world (id and kwargs) that the checkpoint at ``path`` was trained on."""
+    current = env_identity(env)
+    if saved is None or current is None or saved == current:
+        return
+    warnings.warn(
+        f"{path} was trained on {saved['id']} {saved['kwargs']}; continuing on {current['id']} "
+        f"{current['kwargs']}: what the model learned may not hold here",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def encode_value(value: Any) -> Any:

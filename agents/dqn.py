@@ -19,6 +19,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureC
 from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 
+from agents.devices import check_device
 from agents.sb3_checkpoint import SafeCheckpointMixin
 from vision_tools.sparse_vd import LinearSVDO, kl_divergence, kl_weight, record_sparsity
 
@@ -93,6 +94,7 @@ class DQN(SafeCheckpointMixin, stable_baselines3.DQN):
     ) -> None:  # fmt: skip
         if kl_anneal_steps < 0:
             raise ValueError(f"kl_anneal_steps must be >= 0, got {kl_anneal_steps}")
+        check_device(kwargs.get("device", "auto"))
         kwargs = {**SMALL_WORLD_DEFAULTS, **kwargs}
         self._remember_init(policy, {**kwargs, "sparse": sparse, "kl_anneal_steps": kl_anneal_steps})
         self.sparse = sparse

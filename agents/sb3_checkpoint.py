@@ -14,7 +14,14 @@ from typing import Any
 import torch
 from stable_baselines3.common.type_aliases import GymEnv
 
-from agents.checkpoint import decode_value, encode_value, load_checkpoint, save_checkpoint
+from agents.checkpoint import (
+    decode_value,
+    encode_value,
+    env_identity,
+    load_checkpoint,
+    save_checkpoint,
+    warn_if_other_env,
+)
 
 
 class SafeCheckpointMixin:
@@ -37,6 +44,7 @@ class SafeCheckpointMixin:
         checkpoint = {
             "kind": type(self).__name__,
             "init": encode_value(self._init_args),
+            "env": env_identity(self.env) if self.env is not None else None,
             "policy": self.policy.state_dict(),
             "optimizer": self.policy.optimizer.state_dict(),
             "counters": {
@@ -67,6 +75,7 @@ class SafeCheckpointMixin:
         if env is None:
             raise ValueError(f"{cls.__name__}.load needs env: the checkpoint holds weights, not spaces")
         checkpoint = load_checkpoint(path, kind=cls.__name__)
+        warn_if_other_env(checkpoint.get("env"), env, path)
         init = {**decode_value(checkpoint["init"]), **kwargs}
         policy = init.pop("policy")
         model = cls(policy, env, device=device, **init)

@@ -20,7 +20,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 
-from agents.checkpoint import load_checkpoint, save_checkpoint
+from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
+from agents.devices import check_device
 
 
 def episode_limit(env: GymEnv) -> int | None:
@@ -86,6 +87,7 @@ class TabularExplorer(BaseAlgorithm):
         stats_window_size: int = 100,
         log_interval: int = 1,
     ) -> None:
+        check_device(device)
         if env is not None:
             check_discrete_spaces(env, type(self).__name__)
         if isinstance(log_interval, bool) or not isinstance(log_interval, int) or log_interval < 1:
@@ -229,6 +231,7 @@ class TabularExplorer(BaseAlgorithm):
             "hyper_parameters": {name: getattr(self, name) for name in self.HYPER_PARAMETERS},
             "seed": self.seed,
             "spaces": {"n_states": self.n_states, "n_actions": self.n_actions},
+            "env": env_identity(self.env) if self.env is not None else None,
             "visits": torch.as_tensor(self.visits),
             "counters": {
                 "num_timesteps": self.num_timesteps,
@@ -267,6 +270,7 @@ class TabularExplorer(BaseAlgorithm):
             model = cls(env, device=device, **hyper)
             model.env = None
         else:
+            warn_if_other_env(checkpoint.get("env"), env, path)
             model = cls(env, device=device, **hyper)
         if (model.n_states, model.n_actions) != (saved_spaces["n_states"], saved_spaces["n_actions"]):
             raise ValueError(f"env spaces do not match the checkpoint's {saved_spaces}")

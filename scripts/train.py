@@ -12,12 +12,17 @@ Examples:
     python scripts/train.py --agent-kwargs sparse=True bootstrap=poisson
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
     python scripts/train.py --timesteps 2000 --save runs/max_chain.pt
-    python scripts/train.py --resume runs/max_chain.pt --episodes 10
+    python scripts/train.py --resume runs/max_chain.pt --episodes 60
     tensorboard --logdir runs
+
+Ctrl-C stops at the end of the current episode and saves the model (a second Ctrl-C stops at once, and
+saves too); the same command with --resume CHECKPOINT then ends where the uninterrupted run would
+have: --episodes and --timesteps count the whole run, resumed steps included.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,12 +35,13 @@ import torch  # noqa: E402
 from config_cli import parse_config, parse_kwargs  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers maxplore/ ids)
-from agents.callbacks import CoverageCallback  # noqa: E402
+from agents.callbacks import CoverageCallback, ProgressBar, StopOnInterrupt  # noqa: E402
 from agents.registry import AGENTS, load_agent, make_agent  # noqa: E402
 from agents.tabular_explorer import episode_limit  # noqa: E402
 from envs import TransitionCoverage  # noqa: E402
 
 ALGOS = tuple(AGENTS)
+INTERRUPTED_EXIT_CODE = 130  # the shell's code for a run stopped by SIGINT
 
 
 @dataclass
@@ -49,12 +55,17 @@ class TrainConfig:
     agent_kwargs: list[str] = field(
         default_factory=list, metadata={"help": "key=value hyper-parameters of the agent, e.g. sparse=True"}
     )
-    episodes: int = field(default=60, metadata={"help": "stop after this many episodes"})
-    timesteps: int = field(default=0, metadata={"help": "step budget instead of --episodes when > 0"})
+    episodes: int = field(default=60, metadata={"help": "stop after this many episodes of the whole run"})
+    timesteps: int = field(default=0, metadata={"help": "step budget of the whole run instead of --episodes when > 0"})
     stop_at_full: bool = field(default=True, metadata={"help": "stop once every transition has been tried"})
     seed: int = field(default=0, metadata={"help": "seed of the agent and the env"})
     logdir: str = field(default="runs", metadata={"help": "TensorBoard folder ('' disables TensorBoard)"})
     device: str = field(default="auto", metadata={"help": "torch device: cpu, cuda or auto"})
+    threads: int = field(
+        default=1,
+        metadata={"help": "torch intra-op threads (1: fastest for the small models here, above all on a busy "
+                          "machine; 0: torch's default)"},
+    )  # fmt: skip
     resume: str = field(default="", metadata={"help": "checkpoint to continue from"})
     save: str = field(default="", metadata={"help": "where to save the model (default: <logdir>/<run>.pt)"})
     progress_bar: bool = field(default=True, metadata={"help": "show a progress bar"})
@@ -65,55 +76,101 @@ def run_name(cfg: TrainConfig, env_kwargs: dict) -> str:
     return f"{cfg.algo}__{cfg.env.split('/')[-1]}{'_' + kw if kw else ''}__s{cfg.seed}__{int(time.time())}"
 
 
-def main(cfg: TrainConfig) -> dict:
+def build(cfg: TrainConfig):
+    """Check the config and build (env, model, run name); every user error becomes a one-line SystemExit."""
     if cfg.episodes < 1:
-        raise SystemExit("--episodes must be at least 1")
-    env_kwargs = parse_kwargs(cfg.env_kwargs)
-    env = TransitionCoverage(gym.make(cfg.env, **env_kwargs))
-    name = run_name(cfg, env_kwargs)
+        raise SystemExit(f"error: --episodes must be at least 1, got {cfg.episodes}")
+    if cfg.timesteps < 0:
+        raise SystemExit(f"error: --timesteps must be >= 0 (0: use --episodes), got {cfg.timesteps}")
+    if cfg.threads < 0:
+        raise SystemExit(f"error: --threads must be >= 0 (0: torch's default), got {cfg.threads}")
+    try:
+        env_kwargs = parse_kwargs(cfg.env_kwargs)
+        agent_kwargs = parse_kwargs(cfg.agent_kwargs)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    try:
+        env = TransitionCoverage(gym.make(cfg.env, **env_kwargs))
+    except gym.error.Error as err:
+        raise SystemExit(f"error: --env {cfg.env!r}: {err}") from None
+    except TypeError as err:
+        raise SystemExit(f"error: --env-kwargs {' '.join(cfg.env_kwargs)} do not fit {cfg.env}: {err}") from None
     tensorboard_log = cfg.logdir or None
+    try:
+        if cfg.resume:
+            model = load_agent(cfg.algo, cfg.resume, env, device=cfg.device, tensorboard_log=tensorboard_log)
+            name = Path(cfg.resume).stem  # TensorBoard continues the checkpoint's run
+        else:
+            model = make_agent(
+                cfg.algo, env, seed=cfg.seed, device=cfg.device, tensorboard_log=tensorboard_log, **agent_kwargs
+            )
+            name = run_name(cfg, env_kwargs)
+    except (TypeError, ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {cfg.algo}: {err}") from None
+    return env, model, name
+
+
+def main(cfg: TrainConfig) -> dict:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    env, model, name = build(cfg)
+    episodes_before, steps_before = model._episode_num, model.num_timesteps
     if cfg.resume:
-        model = load_agent(cfg.algo, cfg.resume, env, device=cfg.device, tensorboard_log=tensorboard_log)
         if hasattr(model, "visits"):  # tabular explorers remember what they tried: count the whole run
             env.mark_tried(model.visits > 0)
-        print(f"resumed {cfg.resume}: {model.num_timesteps} steps")
-    else:
-        model = make_agent(
-            cfg.algo, env, seed=cfg.seed, device=cfg.device, tensorboard_log=tensorboard_log,
-            **parse_kwargs(cfg.agent_kwargs),
-        )  # fmt: skip
+        print(f"resumed {cfg.resume}: {steps_before} steps, {episodes_before} episodes")
 
-    callback = CoverageCallback(max_episodes=cfg.episodes, stop_at_full=cfg.stop_at_full)
-    budget = cfg.timesteps if cfg.timesteps > 0 else cfg.episodes * (episode_limit(env) or 1000)
+    coverage = CoverageCallback(max_episodes=max(cfg.episodes - episodes_before, 1), stop_at_full=cfg.stop_at_full)
+    interrupt = StopOnInterrupt()
+    callbacks = [coverage, interrupt]
+    progress = ProgressBar(desc=cfg.algo) if cfg.progress_bar else None
+    if progress is not None:
+        callbacks.append(progress)
+    if cfg.timesteps > 0:
+        budget = cfg.timesteps - steps_before
+    else:
+        budget = (cfg.episodes - episodes_before) * (episode_limit(env) or 1000)
     start = time.perf_counter()
-    model.learn(
-        budget,
-        callback=callback,
-        tb_log_name=name,
-        reset_num_timesteps=not cfg.resume,
-        progress_bar=cfg.progress_bar,
-    )
+    stopped_mid_episode = False
+    if budget > 0 and episodes_before < cfg.episodes:
+        try:
+            model.learn(budget, callback=callbacks, tb_log_name=name, reset_num_timesteps=not cfg.resume)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep what was learned
+            stopped_mid_episode = True
+            interrupt.restore()
+            if progress is not None:
+                progress.close()
     seconds = time.perf_counter() - start
 
     save_path = Path(cfg.save) if cfg.save else Path(cfg.logdir or ".") / f"{name}.pt"
     model.save(save_path)
-    total = env.n_pairs
-    episodes = callback.episodes_to_full_coverage or len(callback.coverage_per_episode)
+    episodes_run = coverage.episodes_to_full_coverage or len(coverage.coverage_per_episode)
+    episodes = episodes_before + episodes_run
+    interrupted = interrupt.interrupted or stopped_mid_episode
     print(f"model saved to {save_path}")
-    if tensorboard_log:
+    if cfg.logdir:
         print(f"TensorBoard: tensorboard --logdir {cfg.logdir}")
-    if callback.cell_coverage is not None:
-        print(f"visited {callback.cell_coverage:.0%} of the free cells")
-    print(f"explored {env.coverage:.0%} of {total} transitions in {episodes} episodes ({seconds:.1f} s)")
+    if interrupted:
+        where = (
+            "mid-episode (a resumed run starts a new episode)" if stopped_mid_episode else "at the end of an episode"
+        )
+        print(f"interrupted {where} after {model.num_timesteps} steps; continue with: "
+              f"python scripts/train.py {' '.join(sys.argv[1:])} --resume {save_path}")  # fmt: skip
+    if coverage.cell_coverage is not None:
+        print(f"visited {coverage.cell_coverage:.0%} of the free cells")
+    print(f"explored {env.coverage:.0%} of {env.n_pairs} transitions in {episodes} episodes ({seconds:.1f} s)")
     return {
         "coverage": env.coverage,
         "episodes": episodes,
-        "episodes_to_full_coverage": callback.episodes_to_full_coverage,
+        "episodes_to_full_coverage": None if coverage.episodes_to_full_coverage is None else episodes,
         "seconds": seconds,
         "save_path": str(save_path),
         "torch_threads": torch.get_num_threads(),
+        "interrupted": interrupted,
     }
 
 
 if __name__ == "__main__":
-    main(parse_config(TrainConfig, __doc__.splitlines()[0]))
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = main(parse_config(TrainConfig, __doc__.splitlines()[0]))
+    sys.exit(INTERRUPTED_EXIT_CODE if result["interrupted"] else 0)

@@ -48,7 +48,8 @@ def test_categorical_nll_is_minus_log_softmax():
     x, y = torch.randn(5, 4), torch.randint(0, 6, (5,))
     expected = -torch.log_softmax(model(x), -1)[:, torch.arange(5), y]
     assert torch.allclose(model.nll(x, y), expected)
-    assert torch.allclose(model.probs(x).sum(-1), torch.ones(3, 5))
+    for e in range(3):  # each member's probabilities: the softmax of that member run alone
+        assert torch.allclose(model.probs(x)[e], torch.softmax(member_reference(model, x, e), -1), atol=1e-6)
 
 
 def test_gaussian_log_variance_is_bounded():
@@ -81,10 +82,13 @@ def test_discrete_model_mdp_rows_are_distributions():
     assert (utility >= 0).all() and (utility <= torch.log(torch.tensor(4.0))).all()
 
 
-def test_untrained_members_disagree_on_every_pair():
-    torch.manual_seed(0)
-    _, utility = DiscreteDynamicsEnsemble(10, 2, ensemble_size=5, code_scale=3.0).exploration_mdp()
-    assert (utility > 0.1).all()
+@pytest.mark.parametrize("seed", range(5))
+def test_untrained_members_disagree_on_every_pair(seed):
+    """DESIGN.md: untrained members disagree everywhere. With the defaults (5 members, code scale 1) the
+    smallest utility over the 100 pairs of a 50-state chain measured 0.020-0.028 over 20 seeds."""
+    torch.manual_seed(seed)
+    _, utility = DiscreteDynamicsEnsemble(50, 2, ensemble_size=5).exploration_mdp()
+    assert utility.min() > 0.012
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [({"ensemble_size": 0}, "ensemble_size"), ({"hidden_size": 0}, "hidden")])

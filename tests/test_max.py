@@ -29,6 +29,18 @@ def test_max_tries_every_transition_of_a_10_state_chain_within_3_episodes(layout
     assert model.coverage == 1.0
 
 
+@pytest.mark.parametrize("layout_seed", range(5))
+def test_untried_pairs_stay_far_more_interesting_than_tried_ones(layout_seed):
+    """After one episode of the 50-state chain (layouts 0-4 measured): tried pairs <= 0.020, untried pairs
+    >= 0.33, at least 16x apart. This gap is what sends MAX to the untried pairs."""
+    model = MAX(chain(50, layout_seed), seed=layout_seed)
+    model.learn(59)
+    tried = model.visits > 0
+    assert model.utility[tried].max() < 0.05
+    assert model.utility[~tried].min() > 0.15
+    assert model.utility[~tried].min() > 5 * model.utility[tried].max()
+
+
 def test_noisy_tv_utility_falls_while_prediction_error_stays_high():
     """An action with a uniformly random outcome: the ensemble learns it is noise, so JSD -> 0, while
     the error of predicting the outcome (what a curiosity bonus rewards) stays near log S."""
@@ -156,7 +168,7 @@ def test_load_without_env_predicts(tmp_path):
 def test_load_rejects_other_spaces(tmp_path):
     model = MAX(chain(6), seed=0)
     model.save(tmp_path / "m")
-    with pytest.raises(ValueError, match="spaces"):
+    with pytest.raises(ValueError, match="spaces"), pytest.warns(UserWarning, match="length': 7"):
         MAX.load(tmp_path / "m", env=chain(7))
 
 

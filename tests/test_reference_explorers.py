@@ -38,10 +38,15 @@ def test_distance_to_untried_on_a_hand_made_memory():
 
 
 def test_random_explorer_is_a_floor():
-    model = RandomExplorer(chain(50), seed=0)
-    callback = CoverageCallback(max_episodes=60)
-    model.learn(10**6, callback=callback)
-    assert callback.episodes_to_full_coverage is None and callback.coverage < 0.7
+    """README and docs/BENCHMARKS.md: a uniform random walk tries 43% of the 50-state chain's transitions
+    in 60 episodes (median of layouts 0-4). 50 runs (10 seeds x 5 layouts) measured 29%-50%, median 41%."""
+    coverage = []
+    for layout in range(5):
+        callback = CoverageCallback(max_episodes=60)
+        RandomExplorer(chain(50, seed=layout), seed=layout).learn(10**6, callback=callback)
+        assert callback.episodes_to_full_coverage is None
+        coverage.append(callback.coverage)
+    assert 0.38 <= np.median(coverage) <= 0.48
     actions = RandomExplorer(chain(5), seed=0).predict(np.zeros(400, dtype=np.int64))[0]
     assert 150 < actions.sum() < 250  # both actions, about equally often
 

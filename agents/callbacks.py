@@ -19,7 +19,9 @@ class CoverageCallback(BaseCallback):
     Records the coverage at the end of every episode (``coverage_per_episode``), logs
     ``explore/coverage`` (and ``explore/cell_coverage`` when ``info`` has ``cell_coverage``) to the
     model's logger, and stops learning once every transition has been tried
-    (``stop_at_full=True``) or ``max_episodes`` episodes have ended.
+    (``stop_at_full=True``) or ``max_episodes`` episodes have ended. On an env without coverage in its
+    ``info`` (states that cannot be counted), it only counts episodes (``episodes``) and stops after
+    ``max_episodes``; ``coverage`` stays ``None``.
 
     :param max_episodes: stop after this many episodes (``None``: no limit).
     :param stop_at_full: stop as soon as coverage reaches 1.0.
@@ -33,35 +35,37 @@ class CoverageCallback(BaseCallback):
         self.stop_at_full = stop_at_full
         self.coverage_per_episode: list[float] = []
         self.episodes_to_full_coverage: int | None = None
-        self.coverage = 0.0
+        self.coverage: float | None = None
         self.cell_coverage: float | None = None
+        self.episodes = 0  # episodes ended
 
     def _on_step(self) -> bool:
         info = self.locals["infos"][0]
-        if "coverage" not in info:
-            raise KeyError("CoverageCallback needs an env wrapped in envs.TransitionCoverage")
-        self.coverage = float(info["coverage"])
-        if self.coverage >= 1.0 and self.episodes_to_full_coverage is None:
-            # info["episodes"] counts resets; after the final step of an episode the VecEnv has already
-            # reset, so the episode in which coverage completed is the number of episodes ended + 1.
-            self.episodes_to_full_coverage = len(self.coverage_per_episode) + 1
         done = bool(self.locals["dones"][0])
-        if done:
-            self.coverage_per_episode.append(self.coverage)
-            self.logger.record("explore/coverage", self.coverage)
-            if "cell_coverage" in info:  # worlds that count visited cells (maxplore/Maze-v0)
-                self.cell_coverage = float(info["cell_coverage"])
-                self.logger.record("explore/cell_coverage", self.cell_coverage)
+        self.episodes += done
+        if "coverage" in info:
+            self.coverage = float(info["coverage"])
+            if self.coverage >= 1.0 and self.episodes_to_full_coverage is None:
+                # info["episodes"] counts resets; after the final step of an episode the VecEnv has already
+                # reset, so the episode in which coverage completed is the number of episodes ended + 1.
+                self.episodes_to_full_coverage = len(self.coverage_per_episode) + 1
+            if done:
+                self.coverage_per_episode.append(self.coverage)
+                self.logger.record("explore/coverage", self.coverage)
+        if done and "cell_coverage" in info:  # worlds that count visited cells (maxplore/Maze-v0)
+            self.cell_coverage = float(info["cell_coverage"])
+            self.logger.record("explore/cell_coverage", self.cell_coverage)
         if self.stop_at_full and self.episodes_to_full_coverage is not None:
             if not done:
                 self.coverage_per_episode.append(self.coverage)  # count the partial last episode
             return False
-        return self.max_episodes is None or len(self.coverage_per_episode) < self.max_episodes
+        return self.max_episodes is None or self.episodes < self.max_episodes
 
     def _on_training_end(self) -> None:
         # The run may end mid-episode (full coverage, a step budget): log where it ended, so the last
         # TensorBoard point is the final coverage, not the one at the last episode's end.
-        self.logger.record("explore/coverage", self.coverage)
+        if self.coverage is not None:
+            self.logger.record("explore/coverage", self.coverage)
         if self.cell_coverage is not None:
             self.logger.record("explore/cell_coverage", self.cell_coverage)
         self.logger.dump(step=self.num_timesteps)

@@ -12,17 +12,24 @@ checkpoints hold only tensors and plain values and load with ``torch.load(weight
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import torch
 from stable_baselines3.common.type_aliases import GymEnv
 
+from agents.checkpoint import env_identity
 from agents.tabular_explorer import TabularExplorer
 from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
 from world_models.discrete import INPUT_CODINGS, DiscreteDynamicsEnsemble
 from world_models.exploration_mdp import value_iteration
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PLANNING_HORIZON = 100  # steps planned over before any episode has ended, when the env states none
+MAX_PLANNING_HORIZON = 1000  # cap of a horizon refined from observed episode lengths
 
 
 class MAX(TabularExplorer):
@@ -50,7 +57,10 @@ class MAX(TabularExplorer):
     :param bootstrap: ``"bayesian"`` (Exponential(1) weights, the default), ``"poisson"``, ``"bernoulli"`` or
         ``"none"`` (see :mod:`world_models.bootstrap`).
     :param planning_horizon: steps to plan over; ``None`` plans over the steps left in the episode, read
-        from the env's ``horizon`` attribute or ``spec.max_episode_steps``.
+        from the env's ``horizon`` attribute or ``spec.max_episode_steps``. When the env states neither
+        (an env without a ``TimeLimit``), MAX plans over ``DEFAULT_PLANNING_HORIZON`` (100) steps until an
+        episode ends, then over the longest episode seen so far (at most ``MAX_PLANNING_HORIZON``,
+        1000), and logs the horizon it uses whenever it changes.
     :param sparse: build the ensemble from Sparse Variational Dropout layers (Molchanov et al. 2017) and
         add their KL, divided by the number of real transitions, to the loss; the kept-weight fraction
         is logged as ``sparsity/kept_fraction`` and ``sparsity/compression``.
@@ -159,10 +169,14 @@ class MAX(TabularExplorer):
         self._weights = np.zeros((self.ensemble_size, 64), dtype=np.float32)
         self._rows: dict[tuple[int, int, int], int] = {}
         self.n_unique = 0
-        if self.planning_horizon is None and self.episode_limit is None:
-            raise ValueError(
-                "planning_horizon must be given: the env states no episode length (no `horizon` attribute "
-                "and no spec.max_episode_steps)"
+        self.longest_episode = 0  # longest episode seen, the horizon when neither it nor the env states one
+        self._episode_length = 0
+        if self.planning_horizon is None and self.episode_limit is None and self.env is not None:
+            logger.info(
+                "%s states no episode length: MAX plans over %d steps until an episode ends, then over the "
+                "longest episode seen (pass planning_horizon to fix it)",
+                (env_identity(self.env) or {"id": "the env"})["id"],
+                DEFAULT_PLANNING_HORIZON,
             )
         self.last_nll = float("nan")
         self.utility: np.ndarray | None = None  # (S, A) utility of the last plan
@@ -217,8 +231,11 @@ class MAX(TabularExplorer):
         return self.last_nll
 
     def _horizon(self) -> int:
-        """Steps planned over: ``planning_horizon``, else the env's episode length."""
-        return int(self.planning_horizon or self.episode_limit)
+        """Steps planned over: ``planning_horizon``, else the env's episode length, else the longest episode
+        seen (``DEFAULT_PLANNING_HORIZON`` before any ended), capped at ``MAX_PLANNING_HORIZON``."""
+        if self.planning_horizon or self.episode_limit:
+            return int(self.planning_horizon or self.episode_limit)
+        return min(self.longest_episode or DEFAULT_PLANNING_HORIZON, MAX_PLANNING_HORIZON)
 
     def _replan(self) -> None:
         """Rebuild the exploration MDP from the ensemble and solve it for the longest horizon needed."""
@@ -241,6 +258,14 @@ class MAX(TabularExplorer):
 
     def _observe(self, state: int, action: int, next_state: int, done: bool) -> None:
         self._store(state, action, next_state)
+        self._episode_length += 1
+        if done:
+            length, self._episode_length = self._episode_length, 0
+            if length > self.longest_episode and self.planning_horizon is None and self.episode_limit is None:
+                before = self._horizon()
+                self.longest_episode = length
+                if self._horizon() != before:
+                    logger.info("MAX now plans over %d steps, the longest episode seen", self._horizon())
         if self.num_timesteps % self.train_freq == 0 and self.num_timesteps >= self.learning_starts:
             self.train()
             self._replan()
@@ -267,6 +292,7 @@ class MAX(TabularExplorer):
             "optimizer": self.optimizer.state_dict(),
             "triples": torch.as_tensor(self._triples[:n]),
             "weights": torch.as_tensor(self._weights[:, :n]),
+            "episode_lengths": {"longest": self.longest_episode, "current": self._episode_length},
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -276,4 +302,6 @@ class MAX(TabularExplorer):
         self._weights = state["weights"].numpy().copy()
         self._rows = {tuple(row): i for i, row in enumerate(self._triples.tolist())}
         self.n_unique = len(self._triples)
+        lengths = state.get("episode_lengths", {"longest": 0, "current": 0})  # absent before this field existed
+        self.longest_episode, self._episode_length = lengths["longest"], lengths["current"]
         self._replan()

@@ -1,9 +1,11 @@
-"""Reference rows of the exploration benchmark: a floor and a ceiling that no learner should cross.
+"""Reference rows of the exploration benchmark.
 
 - :class:`RandomExplorer`: uniformly random actions, the floor.
-- :class:`PerfectMemoryExplorer`: remembers every transition it has seen and always walks the shortest
-  known path to the nearest state with an untried action, then tries it. On a deterministic world this
-  is the practical limit of exploration (DESIGN.md: 5 episodes on the 50-state chain).
+- :class:`PerfectMemoryExplorer`: a greedy walk to the nearest untried pair. It remembers every
+  transition it has seen and always walks the shortest known path to the nearest state with an untried
+  action, then tries it. A strong reference (DESIGN.md: 5 episodes on the 50-state chain), not a proven
+  lower bound: greedy nearest-first is not optimal in general, and nothing stops a learner from beating
+  it on some layout.
 """
 
 from __future__ import annotations

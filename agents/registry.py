@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import GymEnv
 
@@ -19,6 +20,7 @@ from agents.dqn import DQN
 from agents.encoders import SmallCNN
 from agents.max import MAX
 from agents.reference_explorers import PerfectMemoryExplorer, RandomExplorer
+from agents.tabular_explorer import check_discrete_spaces
 
 AGENTS: dict[str, type] = {
     "max": MAX,
@@ -49,6 +51,21 @@ PIXEL_POLICY_KWARGS: dict[str, Any] = {
 }
 
 
+def check_spaces(algo: str, env: GymEnv) -> None:
+    """Raise ``TypeError`` naming the agent and the spaces when ``env``'s spaces do not fit ``algo``.
+
+    MAX and the reference explorers need Discrete observations and actions; the DQN family needs
+    Discrete actions (any observation SB3's policies take).
+    """
+    if algo in SB3_AGENTS:
+        if not isinstance(env.action_space, spaces.Discrete):
+            raise TypeError(
+                f"{algo} ({AGENTS[algo].__name__}) needs a Discrete action space; got action_space={env.action_space}"
+            )
+    else:
+        check_discrete_spaces(env, AGENTS[algo].__name__)
+
+
 def make_agent(
     algo: str,
     env: GymEnv,
@@ -73,6 +90,7 @@ def make_agent(
     """
     if algo not in AGENTS:
         raise ValueError(f"algo must be one of {sorted(AGENTS)}, got {algo!r}")
+    check_spaces(algo, env)
     kwargs = {**CHAIN_HYPER_PARAMETERS[algo], **overrides}
     common = {"seed": seed, "device": device, "tensorboard_log": tensorboard_log}
     if algo in SB3_AGENTS:

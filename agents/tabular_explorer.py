@@ -44,8 +44,9 @@ def check_discrete_spaces(env: GymEnv | str, agent: str) -> None:
     obs_space, act_space = probe.observation_space, probe.action_space
     if not isinstance(obs_space, spaces.Discrete) or not isinstance(act_space, spaces.Discrete):
         raise TypeError(
-            f"{agent} supports Discrete observation spaces (the state index) and Discrete action spaces; got "
-            f"observation_space={obs_space}, action_space={act_space}. For the chain use encoding='index'."
+            f"{agent} needs Discrete observations (a state index) and Discrete actions; got "
+            f"observation_space={obs_space}, action_space={act_space} (maxplore/Chain-v0 encoding='index' and "
+            "maxplore/Maze-v0 obs_mode='index' give state indices)"
         )
 
 

@@ -11,9 +11,9 @@ from gymnasium.envs.registration import register, registry
 
 from envs.chain import ChainEnv
 from envs.maze import MazeEnv
-from envs.wrappers import TransitionCoverage
+from envs.wrappers import TransitionCoverage, countable
 
-__all__ = ["ChainEnv", "MazeEnv", "TransitionCoverage", "maxplore_ids"]
+__all__ = ["ChainEnv", "MazeEnv", "TransitionCoverage", "countable", "maxplore_ids"]
 
 
 def maxplore_ids() -> list[str]:

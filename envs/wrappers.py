@@ -13,6 +13,14 @@ import numpy as np
 from gymnasium import spaces
 
 
+def countable(env: gym.Env) -> bool:
+    """Whether :class:`TransitionCoverage` can measure ``env``: Discrete actions, and states that are the
+    Discrete observation or that the env counts (an ``n_states`` attribute and ``info["state"]``)."""
+    if not isinstance(env.action_space, spaces.Discrete):
+        return False
+    return isinstance(env.observation_space, spaces.Discrete) or getattr(env.unwrapped, "n_states", None) is not None
+
+
 class TransitionCoverage(gym.Wrapper):
     """Count the distinct (state, action) pairs tried since the wrapper was built, across resets.
 

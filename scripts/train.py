@@ -1,13 +1,19 @@
 """Train an exploration agent and report how much of the environment it tried.
 
---algo picks the agent: max, bootdqn, bonusdqn, dqn, random or perfect (the perfect-memory
-explorer). With no arguments: MAX on the 50-state semi-random chain until every transition has been tried or 60
-episodes pass, TensorBoard logs under runs/, and one closing line:
+--algo picks the agent: max, bootdqn, bootdqn-prior, bonusdqn, dqn, random or perfect (the
+perfect-memory explorer); --env any Gymnasium id whose spaces fit it. With no arguments: MAX on the
+50-state semi-random chain until every transition has been tried or 60 episodes pass, TensorBoard logs
+under runs/, and one closing line:
 
     explored 100% of 100 transitions in N episodes (T s)
 
+Where states cannot be counted (a Box observation), the closing line reports episodes, steps and the
+mean return instead.
+
 Examples:
     python scripts/train.py --env-kwargs length=100 layout_seed=3 --seed 1
+    python scripts/train.py --env FrozenLake-v1 --env-kwargs map_name=8x8
+    python scripts/train.py --algo dqn --env CartPole-v1 --episodes 200
     python scripts/train.py --algo bootdqn --episodes 200
     python scripts/train.py --agent-kwargs sparse=True bootstrap=poisson
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
@@ -38,7 +44,7 @@ import envs  # noqa: E402,F401  (registers maxplore/ ids)
 from agents.callbacks import CoverageCallback, ProgressBar, StopOnInterrupt  # noqa: E402
 from agents.registry import AGENTS, load_agent, make_agent  # noqa: E402
 from agents.tabular_explorer import episode_limit  # noqa: E402
-from envs import TransitionCoverage  # noqa: E402
+from envs import TransitionCoverage, countable  # noqa: E402
 
 ALGOS = tuple(AGENTS)
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a run stopped by SIGINT
@@ -49,8 +55,8 @@ class TrainConfig:
     algo: str = field(default="max", metadata={"help": "agent to train", "choices": ALGOS})
     env: str = field(default="maxplore/Chain-v0", metadata={"help": "Gymnasium id"})
     env_kwargs: list[str] = field(
-        default_factory=lambda: ["length=50", "layout_seed=0"],
-        metadata={"help": "key=value pairs passed to gym.make"},
+        default_factory=list,
+        metadata={"help": "key=value pairs passed to gym.make (the chain's defaults: length=50 layout_seed=0)"},
     )
     agent_kwargs: list[str] = field(
         default_factory=list, metadata={"help": "key=value hyper-parameters of the agent, e.g. sparse=True"}
@@ -90,7 +96,9 @@ def build(cfg: TrainConfig):
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     try:
-        env = TransitionCoverage(gym.make(cfg.env, **env_kwargs))
+        env = gym.make(cfg.env, **env_kwargs)
+        if countable(env):  # transition coverage where states can be counted
+            env = TransitionCoverage(env)
     except gym.error.Error as err:
         raise SystemExit(f"error: --env {cfg.env!r}: {err}") from None
     except TypeError as err:
@@ -116,7 +124,8 @@ def main(cfg: TrainConfig) -> dict:
     env, model, name = build(cfg)
     episodes_before, steps_before = model._episode_num, model.num_timesteps
     if cfg.resume:
-        if hasattr(model, "visits"):  # tabular explorers remember what they tried: count the whole run
+        if hasattr(model, "visits") and isinstance(env, TransitionCoverage):  # tabular explorers remember what
+            # they tried: count the whole run
             env.mark_tried(model.visits > 0)
         print(f"resumed {cfg.resume}: {steps_before} steps, {episodes_before} episodes")
 
@@ -144,7 +153,7 @@ def main(cfg: TrainConfig) -> dict:
 
     save_path = Path(cfg.save) if cfg.save else Path(cfg.logdir or ".") / f"{name}.pt"
     model.save(save_path)
-    episodes_run = coverage.episodes_to_full_coverage or len(coverage.coverage_per_episode)
+    episodes_run = coverage.episodes_to_full_coverage or len(coverage.coverage_per_episode) or coverage.episodes
     episodes = episodes_before + episodes_run
     interrupted = interrupt.interrupted or stopped_mid_episode
     print(f"model saved to {save_path}")
@@ -158,9 +167,15 @@ def main(cfg: TrainConfig) -> dict:
               f"python scripts/train.py {' '.join(sys.argv[1:])} --resume {save_path}")  # fmt: skip
     if coverage.cell_coverage is not None:
         print(f"visited {coverage.cell_coverage:.0%} of the free cells")
-    print(f"explored {env.coverage:.0%} of {env.n_pairs} transitions in {episodes} episodes ({seconds:.1f} s)")
+    if isinstance(env, TransitionCoverage):
+        print(f"explored {env.coverage:.0%} of {env.n_pairs} transitions in {episodes} episodes ({seconds:.1f} s)")
+    else:
+        returns = [info["r"] for info in model.ep_info_buffer]
+        mean_return = f"mean return {sum(returns) / len(returns):.2f} over the last {len(returns)}" if returns else ""
+        print(f"ran {coverage.episodes} episodes, {model.num_timesteps - steps_before} steps, {mean_return} "
+              f"({seconds:.1f} s)")  # fmt: skip
     return {
-        "coverage": env.coverage,
+        "coverage": env.coverage if isinstance(env, TransitionCoverage) else None,
         "episodes": episodes,
         "episodes_to_full_coverage": None if coverage.episodes_to_full_coverage is None else episodes,
         "seconds": seconds,

@@ -77,6 +77,19 @@ def test_noisy_tv_utility_falls_while_prediction_error_stays_high():
     assert utility[3, 0] > 10 * utility[0, 1]  # an untried pair stays far more interesting than the TV
 
 
+def test_without_a_stated_episode_length_max_plans_over_the_default_then_the_longest_episode(caplog):
+    from agents.max import DEFAULT_PLANNING_HORIZON
+
+    env = gym.make("FrozenLake-v1").unwrapped  # no TimeLimit: episodes end only in a hole or at the goal
+    with caplog.at_level("INFO", logger="agents.max"):
+        model = MAX(env, seed=0)
+        assert model._horizon() == DEFAULT_PLANNING_HORIZON
+        model.learn(200)
+    lengths = [int(info["l"]) for info in model.ep_info_buffer]
+    assert lengths and model.longest_episode >= max(lengths) and model._horizon() == model.longest_episode
+    assert "states no episode length" in caplog.text and f"plans over {model._horizon()} steps" in caplog.text
+
+
 def test_rejects_box_observations():
     with pytest.raises(TypeError, match="Discrete observation"):
         MAX(gym.make("maxplore/Chain-v0", encoding="onehot"))

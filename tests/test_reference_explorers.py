@@ -1,4 +1,4 @@
-"""The perfect-memory explorer (the floor MAX is compared with) and the random agent."""
+"""The perfect-memory explorer (the greedy reference MAX is compared with) and the random agent."""
 
 import gymnasium as gym
 import numpy as np
@@ -20,7 +20,7 @@ def test_perfect_memory_needs_five_episodes_on_the_50_state_chain(seed):
     model = PerfectMemoryExplorer(chain(50, seed), seed=seed)
     callback = CoverageCallback(max_episodes=60)
     model.learn(10**6, callback=callback)
-    assert callback.episodes_to_full_coverage == 5  # DESIGN.md: the practical floor at L = 50
+    assert callback.episodes_to_full_coverage == 5  # DESIGN.md: 5 at L = 50
 
 
 def test_distance_to_untried_on_a_hand_made_memory():

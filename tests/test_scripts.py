@@ -112,3 +112,33 @@ def test_sparsify_sweeps_kl_weights_and_thresholds(tmp_path, capsys):
         assert at_trained["test_error"] == pytest.approx(r["sparse_error"])
     assert results[0]["compression"] > results[1]["compression"]  # a stronger prior prunes more
     assert "log alpha > 3" in capsys.readouterr().out and (tmp_path / "sparsify.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("algo", "env_id", "closing"),
+    [
+        ("max", "FrozenLake-v1", r"explored \d+% of 64 transitions in 2 episodes"),
+        ("max", "CliffWalking-v1", r"explored \d+% of 192 transitions in 2 episodes"),  # no stated episode length
+        ("perfect", "Taxi-v4", r"explored \d+% of 3000 transitions in 2 episodes"),
+        ("dqn", "CartPole-v1", r"ran 2 episodes, \d+ steps, mean return [\d.]+ over the last \d"),
+        ("bootdqn", "MountainCar-v0", r"ran 2 episodes, 400 steps, mean return -200.00"),
+    ],
+)
+def test_train_runs_any_gymnasium_id_with_no_other_flag(algo, env_id, closing, tmp_path, capsys):
+    main(TrainConfig(algo=algo, env=env_id, episodes=2, logdir=str(tmp_path), progress_bar=False))
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.match(closing, last), last
+
+
+@pytest.mark.parametrize(
+    ("algo", "env_id", "message"),
+    [
+        ("max", "CartPole-v1", r"error: max: MAX needs Discrete observations .* got observation_space=Box"),
+        ("dqn", "Pendulum-v1", r"error: dqn: dqn \(DQN\) needs a Discrete action space; got action_space=Box"),
+        ("random", "maxplore/Maze-v0", r"error: random: RandomExplorer needs Discrete observations"),
+    ],
+)
+def test_spaces_that_do_not_fit_name_the_algorithm_and_the_spaces(algo, env_id, message, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(TrainConfig(algo=algo, env=env_id, logdir=str(tmp_path), progress_bar=False))
+    assert re.match(message, str(exit_info.value.code)), exit_info.value.code

@@ -58,6 +58,9 @@ class BenchmarkConfig:
     episodes: int = field(default=60, metadata={"help": "episode budget per run (chain, tune suites)"})
     tensorboard: bool = field(default=True, metadata={"help": "write TensorBoard runs under <out>/tb"})
     workers: int = field(default=os.cpu_count() or 1, metadata={"help": "parallel runs (processes)"})
+    threads: int = field(
+        default=1, metadata={"help": "torch intra-op threads per run and in this process (1: fastest for small models)"}
+    )
 
 
 def env_speed(cfg: BenchmarkConfig) -> dict:
@@ -96,7 +99,6 @@ def env_speed(cfg: BenchmarkConfig) -> dict:
 
 
 def chain_jobs(cfg: BenchmarkConfig, agents: list[str], lengths: list[int], seeds: range, **extra) -> list[dict]:
-    threads = max(1, (os.cpu_count() or 1) // max(cfg.workers, 1))
     tensorboard = str(Path(cfg.out) / "tb") if cfg.tensorboard else None
     return [
         {
@@ -105,7 +107,7 @@ def chain_jobs(cfg: BenchmarkConfig, agents: list[str], lengths: list[int], seed
             "seed": s,
             "max_episodes": cfg.episodes,
             "device": cfg.device,
-            "threads": threads,
+            "threads": cfg.threads,
             "tensorboard": tensorboard,
             **extra,
         }
@@ -323,6 +325,11 @@ def ensemble_speed(cfg: BenchmarkConfig) -> list[dict]:
 
 def main() -> None:
     cfg = parse_config(BenchmarkConfig, __doc__.splitlines()[0])
+    if cfg.threads < 1:
+        raise SystemExit(f"error: --threads must be at least 1, got {cfg.threads}")
+    import torch
+
+    torch.set_num_threads(cfg.threads)
     if cfg.suite == "env-speed":
         results = env_speed(cfg)
     elif cfg.suite == "max-chain":

@@ -41,3 +41,21 @@ def test_chain_suite_end_to_end(tmp_path):
     assert (tmp_path / "chain-coverage.png").stat().st_size > 1000
     assert (tmp_path / "chain-scaling.png").stat().st_size > 1000
     json.dumps(runs)  # the raw record is JSON-serialisable
+
+
+def test_run_cache_appends_each_run_and_skips_finished_ones(tmp_path, monkeypatch):
+    import chain_runs
+
+    cache = tmp_path / "runs.jsonl"
+    jobs = [{"algo": "perfect", "length": 6, "seed": s, "max_episodes": 5, "device": "cpu", "threads": 1,
+             "tensorboard": None} for s in range(3)]  # fmt: skip
+    first = chain_runs.run_jobs(jobs[:2], workers=1, cache=cache)
+    assert len(cache.read_text().splitlines()) == 2
+
+    calls = []
+    real = chain_runs.explore_once
+    monkeypatch.setattr(chain_runs, "explore_once", lambda job: calls.append(job["seed"]) or real(job))
+    again = chain_runs.run_jobs(jobs, workers=1, cache=cache)  # the grid grew by one run
+    assert calls == [2]  # only the new run ran
+    assert [r["seed"] for r in again] == [0, 1, 2] and again[:2] == first
+    assert len(cache.read_text().splitlines()) == 3  # no duplicates

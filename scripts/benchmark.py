@@ -226,7 +226,8 @@ def tune(cfg: BenchmarkConfig) -> list[dict]:
         cov = [r["coverage_per_episode"][-1] for r in group]
         eps = [r["episodes_to_full"] or np.inf for r in group]
         setting = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        print(f"| {LABELS[algo]} | {setting} | {np.median(cov):.0%} ({min(cov):.0%}) | {np.median(eps):g} |")
+        median_eps = format_episodes(float(np.median(eps)), cfg.episodes)
+        print(f"| {LABELS[algo]} | {setting} | {np.median(cov):.0%} ({min(cov):.0%}) | {median_eps} |")
     return runs
 
 

@@ -195,7 +195,7 @@ def test_registry_rejects_unknown_algo_and_keeps_tuned_values():
         make_agent("ppo", chain())
     model = make_agent("dqn", chain(), seed=0, device="cpu")
     assert model.learning_rate == CHAIN_HYPER_PARAMETERS["dqn"]["learning_rate"]
-    assert make_agent("bootdqn-prior", chain(), seed=0).policy.prior_scale == 3.0
+    assert make_agent("bootdqn-prior", chain(), seed=0).policy.prior_scale == 1.0
 
 
 @pytest.mark.parametrize("cls", [BootstrappedDQN, BonusDQN, DQN])

@@ -50,3 +50,21 @@ def test_max_headline_holds_on_every_layout(layout_seed):
 @pytest.mark.parametrize("layout_seed", range(5))
 def test_max_on_the_100_state_chain(layout_seed):
     assert max_episodes_to_full(100, layout_seed) in (6, 7)  # docs: 7 (6 to 7); the greedy walk takes 6
+
+
+# README and docs/BENCHMARKS.md ("Every agent on the chain"): median coverage of the 50-state chain's
+# 100 transitions after 60 episodes, layouts 0-4, the benchmark's settings. Runs are seeded, so on the
+# same platform they repeat exactly; the margin allows for floating-point differences elsewhere.
+BASELINE_COVERAGE_AT_60 = {"bootdqn": 0.27, "bootdqn-prior": 0.33, "bonusdqn": 0.41, "dqn": 0.39}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", list(BASELINE_COVERAGE_AT_60))
+def test_baselines_headline_coverage_after_60_episodes(algo):
+    import numpy as np
+    from chain_runs import explore_once
+
+    runs = [explore_once({"algo": algo, "length": 50, "seed": layout, "max_episodes": 60, "device": "cpu",
+                          "threads": 1}) for layout in range(5)]  # fmt: skip
+    coverage = np.median([r["coverage_per_episode"][-1] for r in runs])
+    assert abs(coverage - BASELINE_COVERAGE_AT_60[algo]) <= 0.05, coverage

@@ -97,3 +97,16 @@ def test_bad_sizes(kwargs, name):
     base.update(kwargs)
     with pytest.raises(ValueError, match=name):
         EnsembleMLP(base.pop("ensemble_size"), base.pop("in_features"), **base)
+
+
+def test_factored_inputs_are_one_hot_state_then_action_and_share_codes():
+    torch.manual_seed(0)
+    model = DiscreteDynamicsEnsemble(4, 3, ensemble_size=2, inputs="factored")
+    x = model.features(torch.tensor([2, 0]), torch.tensor([1, 2]))
+    assert x.tolist() == [[0, 0, 1, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 1]]
+    probs = model.probs_all_pairs()  # (E, S*A, S), row s * A + a
+    s, a = 2, 1
+    assert torch.allclose(probs[:, s * 3 + a], model.net.probs(x[:1])[:, 0])
+    assert model.net.layers[0].weight.shape[1] == 4 + 3  # S + A inputs instead of S * A
+    with pytest.raises(ValueError, match="inputs"):
+        DiscreteDynamicsEnsemble(4, 3, inputs="pairs")

@@ -107,6 +107,7 @@ def test_rejects_box_observations():
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"planning_horizon": 0}, "planning_horizon"),
         ({"learning_starts": -1}, "learning_starts"),
+        ({"inputs": "onehot"}, "inputs"),
     ],
 )
 def test_bad_arguments(kwargs, name):

@@ -11,6 +11,9 @@ kept for the transition's life, so refitting on all data never reshuffles who sa
   (noisy) outcomes differently;
 - ``"bernoulli"``: each member keeps each transition with probability 1/2 (Osband et al. 2016's masks);
 - ``"none"``: every member sees every transition once; members differ only by their initialisation.
+
+On MAX's chain benchmark (docs/BENCHMARKS.md, "Ablation") ``"bayesian"`` and ``"none"`` tie, and the
+schemes that leave transitions out of members (``"poisson"``, ``"bernoulli"``) need 2-3x the episodes.
 """
 
 from __future__ import annotations

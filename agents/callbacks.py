@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.type_aliases import MaybeCallback
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,17 @@ class ProgressBar(BaseCallback):
         self.pbar.refresh()
         self.pbar.close()
         self.pbar = None
+
+
+class ProgressBarMixin:
+    """Mix in before an SB3 algorithm: ``learn(progress_bar=True)`` shows :class:`ProgressBar` (completed at
+    the run's real end) instead of SB3's, which freezes at the fraction reached when a run stops early."""
+
+    def _init_callback(self, callback: MaybeCallback, progress_bar: bool = False) -> BaseCallback:
+        if progress_bar:
+            given = callback if isinstance(callback, list) else [callback]
+            callback = [c for c in given if c is not None] + [ProgressBar(desc=type(self).__name__)]
+        return super()._init_callback(callback, False)  # type: ignore[misc]
 
 
 class StopOnInterrupt(BaseCallback):

@@ -19,6 +19,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureC
 from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
 
+from agents.callbacks import ProgressBarMixin
 from agents.devices import check_device
 from agents.sb3_checkpoint import SafeCheckpointMixin
 from vision_tools.sparse_vd import LinearSVDO, kl_divergence, kl_weight, record_sparsity
@@ -71,7 +72,7 @@ class SparseHeadCnnPolicy(SparseHeadDQNPolicy):
         super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
 
 
-class DQN(SafeCheckpointMixin, stable_baselines3.DQN):
+class DQN(ProgressBarMixin, SafeCheckpointMixin, stable_baselines3.DQN):
     """``stable_baselines3.DQN`` with pickle-free save/load and an optional sparse output layer.
 
     :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or a policy class.

@@ -20,6 +20,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 
+from agents.callbacks import ProgressBarMixin
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 
@@ -59,7 +60,7 @@ def greedy_actions(values: np.ndarray, rng: np.random.Generator, deterministic: 
     return np.where(best, noise, -1.0).argmax(1)
 
 
-class TabularExplorer(BaseAlgorithm):
+class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
     """Base class: subclasses set their hyper-parameters, call :meth:`_setup_model`, and implement
     :meth:`_action_values` (and optionally :meth:`_observe`, :meth:`_record_logs`, the checkpoint hooks).
 

@@ -171,11 +171,14 @@ def test_tensorboard_ends_at_the_final_coverage(tmp_path):
     assert final_steps % 29 != 0  # the run ended mid-episode, where no episode-end point is written
 
 
-def test_progress_bar_ends_at_the_real_end(capsys):
+@pytest.mark.parametrize("how", ["callback", "learn(progress_bar=True)"])
+def test_progress_bar_ends_at_the_real_end(how, capsys):
     model = MAX(chain(), seed=0)
-    bar = ProgressBar(desc="max")
     coverage = CoverageCallback(max_episodes=50)
-    model.learn(50 * 19, callback=[coverage, bar])  # stops at full coverage, 2 episodes in
+    if how == "callback":
+        model.learn(50 * 19, callback=[coverage, ProgressBar(desc="max")])  # stops at full coverage
+    else:
+        model.learn(50 * 19, callback=coverage, progress_bar=True)
     err = capsys.readouterr().err
     last = err.replace("\r", "\n").strip().splitlines()[-1]
     steps = model.num_timesteps

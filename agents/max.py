@@ -23,7 +23,7 @@ from agents.checkpoint import env_identity
 from agents.tabular_explorer import TabularExplorer
 from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
-from world_models.discrete import INPUT_CODINGS, DiscreteDynamicsEnsemble
+from world_models.discrete import INPUT_CODINGS, STATE_SETS, DiscreteDynamicsEnsemble, SeenStatesDynamicsEnsemble
 from world_models.exploration_mdp import value_iteration
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,11 @@ class MAX(TabularExplorer):
     :param activation: ``"swish"`` (as MAX), ``"relu"`` or ``"tanh"``.
     :param code_scale: the members' random codes of (state, action) pairs are drawn from
         U(-code_scale, code_scale); larger keeps the predictions for unvisited pairs further apart.
+    :param states: what the members predict over: ``"all"`` (every index of the observation space, the
+        default) or ``"observed"`` (the states seen so far plus one "not seen yet" outcome, see
+        :class:`~world_models.discrete.SeenStatesDynamicsEnsemble`): no utility is credited to indices
+        that never occur, and refits and plans cost O(seen states) instead of O(all states). Pair inputs
+        only; not with ``sparse``.
     :param inputs: how a (state, action) pair enters the members: ``"pair"`` (one-hot over all pairs, one
         code per pair, the default) or ``"factored"`` (one-hot state concatenated with one-hot action).
     :param learning_rate: Adam learning rate of the ensemble.
@@ -83,6 +88,7 @@ class MAX(TabularExplorer):
         activation: str = "swish",
         code_scale: float = 1.0,
         inputs: str = "pair",
+        states: str = "all",
         learning_rate: float = 3e-2,
         gradient_steps: int = 10,
         batch_size: int | None = None,
@@ -113,6 +119,10 @@ class MAX(TabularExplorer):
             raise ValueError(f"bootstrap must be one of {BOOTSTRAP_SCHEMES}, got {bootstrap!r}")
         if inputs not in INPUT_CODINGS:
             raise ValueError(f"inputs must be one of {INPUT_CODINGS}, got {inputs!r}")
+        if states not in STATE_SETS:
+            raise ValueError(f"states must be one of {STATE_SETS}, got {states!r}")
+        if states == "observed" and (inputs != "pair" or sparse or n_hidden_layers < 1):
+            raise ValueError("states='observed' needs inputs='pair', sparse=False and n_hidden_layers >= 1")
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {learning_rate}")
         if learning_starts < 0:
@@ -138,6 +148,7 @@ class MAX(TabularExplorer):
         self.activation = activation
         self.code_scale = code_scale
         self.inputs = inputs
+        self.states = states
         self.gradient_steps = gradient_steps
         self.batch_size = batch_size
         self.train_freq = train_freq
@@ -151,17 +162,20 @@ class MAX(TabularExplorer):
     # ------------------------------------------------------------------ set-up
     def _setup_model(self) -> None:
         super()._setup_model()
-        self.ensemble = DiscreteDynamicsEnsemble(
-            self.n_states,
-            self.n_actions,
-            ensemble_size=self.ensemble_size,
-            hidden_size=self.hidden_size,
-            n_hidden_layers=self.n_hidden_layers,
-            activation=self.activation,
-            code_scale=self.code_scale,
-            inputs=self.inputs,
-            sparse=self.sparse,
-        ).to(self.device)
+        members = {
+            "ensemble_size": self.ensemble_size,
+            "hidden_size": self.hidden_size,
+            "n_hidden_layers": self.n_hidden_layers,
+            "activation": self.activation,
+            "code_scale": self.code_scale,
+        }
+        if self.states == "observed":
+            self.ensemble = SeenStatesDynamicsEnsemble(self.n_states, self.n_actions, **members).to(self.device)
+        else:
+            self.ensemble = DiscreteDynamicsEnsemble(
+                self.n_states, self.n_actions, inputs=self.inputs, sparse=self.sparse, **members
+            ).to(self.device)
+        self._local = np.arange(self.n_states)  # (S,) each state's row in the plan (states="observed": K = unseen)
         self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=self.learning_rate, foreach=True)
         # Distinct real transitions (U, 3) as (s, a, s') rows and each member's summed bootstrap
         # weight of each row (E, U); both grow by doubling.
@@ -188,6 +202,8 @@ class MAX(TabularExplorer):
         """Add one real transition. Repeats of a (s, a, s') triple share one row whose bootstrap weights
         add up, so a refit costs the same whatever the number of steps; the weighted loss is unchanged."""
         draw = bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng)[:, 0]  # (E,)
+        if self.states == "observed":
+            self.ensemble.mark_seen(torch.tensor([state, next_state], device=self.device))
         row = self._rows.get((state, action, next_state))
         if row is None:
             row = self.n_unique
@@ -240,9 +256,17 @@ class MAX(TabularExplorer):
     def _replan(self) -> None:
         """Rebuild the exploration MDP from the ensemble and solve it for the longest horizon needed."""
         self.ensemble.eval()
-        transitions, utility = self.ensemble.exploration_mdp()  # (S, A, S), (S, A)
-        self._q = value_iteration(transitions, utility, self._horizon()).cpu().numpy()  # (H, S, A)
-        self.utility = utility.cpu().numpy()
+        if self.states == "observed":
+            seen, transitions, utility = self.ensemble.exploration_mdp()  # (K,), (K+1, A, K+1), (K+1, A)
+            seen = seen.cpu().numpy()
+            self._local = np.full(self.n_states, len(seen))  # (S,): states never seen plan as UNSEEN
+            self._local[seen] = np.arange(len(seen))
+            self.utility = np.full((self.n_states, self.n_actions), np.nan)  # (S, A), NaN: no prediction
+            self.utility[seen] = utility[:-1].cpu().numpy()
+        else:
+            transitions, utility = self.ensemble.exploration_mdp()  # (S, A, S), (S, A)
+            self.utility = utility.cpu().numpy()
+        self._q = value_iteration(transitions, utility, self._horizon()).cpu().numpy()  # (H, S or K+1, A)
 
     def _steps_left(self) -> int:
         """Steps to plan over from now: the rest of the episode, capped at ``planning_horizon``."""
@@ -254,7 +278,7 @@ class MAX(TabularExplorer):
         if self.num_timesteps < self.learning_starts:
             return np.zeros((len(states), self.n_actions))
         assert self._q is not None
-        return self._q[self._steps_left() - 1, states]  # (B, A)
+        return self._q[self._steps_left() - 1, self._local[states]]  # (B, A)
 
     def _observe(self, state: int, action: int, next_state: int, done: bool) -> None:
         self._store(state, action, next_state)
@@ -272,16 +296,16 @@ class MAX(TabularExplorer):
 
     def _record_logs(self) -> None:
         if self.utility is not None:
-            self.logger.record("explore/utility_mean", float(self.utility.mean()))
+            self.logger.record("explore/utility_mean", float(np.nanmean(self.utility)))
         self.logger.record("model/nll", self.last_nll)
         if self.sparse:
             record_sparsity(self.logger, self.ensemble)
 
     # ------------------------------------------------------------------ checkpoints
     HYPER_PARAMETERS = (
-        "ensemble_size", "hidden_size", "n_hidden_layers", "activation", "code_scale", "inputs", "learning_rate",
-        "gradient_steps", "batch_size", "train_freq", "learning_starts", "bootstrap", "planning_horizon", "sparse",
-        "kl_anneal_steps",
+        "ensemble_size", "hidden_size", "n_hidden_layers", "activation", "code_scale", "inputs", "states",
+        "learning_rate", "gradient_steps", "batch_size", "train_freq", "learning_starts", "bootstrap",
+        "planning_horizon", "sparse", "kl_anneal_steps",
         "log_interval",
     )  # fmt: skip
 

@@ -110,3 +110,29 @@ def test_factored_inputs_are_one_hot_state_then_action_and_share_codes():
     assert model.net.layers[0].weight.shape[1] == 4 + 3  # S + A inputs instead of S * A
     with pytest.raises(ValueError, match="inputs"):
         DiscreteDynamicsEnsemble(4, 3, inputs="pairs")
+
+
+@pytest.mark.parametrize("n_hidden_layers", [0, 1, 2])
+def test_forward_one_hot_equals_the_dense_forward_on_one_hot_inputs(n_hidden_layers):
+    torch.manual_seed(0)
+    mlp = EnsembleMLP(3, 12, out_features=9, hidden_size=8, n_hidden_layers=n_hidden_layers)
+    rows, columns = torch.tensor([4, 0, 11, 4]), torch.tensor([8, 2, 5])
+    dense = mlp(F.one_hot(rows, 12).float())[..., columns]  # (E, B, C) the slow, obvious way
+    assert torch.allclose(mlp.forward_one_hot(rows, columns), dense, atol=1e-6)
+
+
+def test_seen_states_model_predicts_only_over_seen_states_and_unseen():
+    from world_models.discrete import SeenStatesDynamicsEnsemble
+
+    torch.manual_seed(0)
+    model = SeenStatesDynamicsEnsemble(10, 2, ensemble_size=3)
+    model.mark_seen(torch.tensor([7, 2, 5]))
+    states, transitions, utility = model.exploration_mdp()
+    assert states.tolist() == [2, 5, 7]
+    assert transitions.shape == (4, 2, 4) and utility.shape == (4, 2)
+    assert torch.allclose(transitions.sum(-1), torch.ones(4, 2), atol=1e-6)
+    assert torch.equal(transitions[3, :, 3], torch.ones(2)) and torch.equal(utility[3], torch.zeros(2))
+    # the NLL of a seen outcome: minus the log-softmax over the seen states' and UNSEEN's logits only
+    s, a, nxt = torch.tensor([5]), torch.tensor([1]), torch.tensor([7])
+    logits = model.net(F.one_hot(s * 2 + a, 20).float())[..., [2, 5, 7, 10]]  # (E, 1, K + 1)
+    assert torch.allclose(model.nll(s, a, nxt), -torch.log_softmax(logits, -1)[..., 2], atol=1e-6)

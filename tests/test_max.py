@@ -90,6 +90,46 @@ def test_without_a_stated_episode_length_max_plans_over_the_default_then_the_lon
     assert "states no episode length" in caplog.text and f"plans over {model._horizon()} steps" in caplog.text
 
 
+def test_observed_states_keeps_the_chain_headline_and_never_credits_unseen_states(tmp_path):
+    model = MAX(chain(50, 0), seed=0, states="observed")
+    callback = CoverageCallback(max_episodes=10)
+    model.learn(10 * 59, callback=callback)
+    assert callback.episodes_to_full_coverage == 5  # as with states="all"
+    partial = MAX(chain(50, 1), seed=1, states="observed")
+    partial.learn(30)
+    seen = partial.ensemble.seen.numpy()
+    assert 0 < seen.sum() < 50
+    assert np.isnan(partial.utility[~seen]).all() and np.isfinite(partial.utility[seen]).all()
+    partial.save(tmp_path / "observed")
+    loaded = MAX.load(tmp_path / "observed", env=chain(50, 1))
+    assert torch.equal(loaded.ensemble.seen, partial.ensemble.seen)
+    states = np.flatnonzero(seen)
+    assert np.array_equal(loaded._action_values(states), partial._action_values(states))
+
+
+def test_observed_states_utility_falls_on_a_noisy_tv():
+    """The noisy-TV property with the seen-states model: an action whose outcome is uniformly random over
+    8 seen states loses its utility as data grows, while an untried pair keeps far more."""
+    from world_models.discrete import SeenStatesDynamicsEnsemble
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    S, E = 8, 5
+    model = SeenStatesDynamicsEnsemble(S, 2, ensemble_size=E, code_scale=2.0)
+    model.mark_seen(torch.arange(S))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+    utilities = []
+    for n in (8, 128, 2048):
+        o = torch.as_tensor(rng.integers(0, S, n))
+        s, a = torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)
+        weights = torch.as_tensor(bootstrap_weights(n, E, "bayesian", np.random.default_rng(n)))
+        fit(lambda _, s=s, a=a, o=o: model.nll(s, a, o), weights, optimizer, steps=200)
+        _, _, utility = model.exploration_mdp()
+        utilities.append(utility[0, 1].item())
+    assert utilities[-1] < 0.02 and utilities[-1] < 0.2 * utilities[0]
+    assert utility[3, 0] > 10 * utilities[-1]  # an untried pair stays far more interesting
+
+
 def test_rejects_box_observations():
     with pytest.raises(TypeError, match="Discrete observation"):
         MAX(gym.make("maxplore/Chain-v0", encoding="onehot"))
@@ -108,6 +148,8 @@ def test_rejects_box_observations():
         ({"planning_horizon": 0}, "planning_horizon"),
         ({"learning_starts": -1}, "learning_starts"),
         ({"inputs": "onehot"}, "inputs"),
+        ({"states": "seen"}, "states"),
+        ({"states": "observed", "sparse": True}, "states='observed' needs"),
     ],
 )
 def test_bad_arguments(kwargs, name):

@@ -18,6 +18,7 @@ from world_models.ensemble import CategoricalEnsemble
 from world_models.utilities import jensen_shannon
 
 INPUT_CODINGS = ("pair", "factored")
+STATE_SETS = ("all", "observed")  # what MAX's members predict over: every index, or the states seen so far
 
 
 class DiscreteDynamicsEnsemble(nn.Module):
@@ -107,3 +108,106 @@ class DiscreteDynamicsEnsemble(nn.Module):
         transitions = probs.mean(0).view(S, A, S)  # (S, A, S)
         utility = jensen_shannon(probs).view(S, A)  # (S, A)
         return transitions, utility
+
+
+class SeenStatesDynamicsEnsemble(nn.Module):
+    """E categorical forward models that know only the states seen so far.
+
+    Each member predicts, for a (state, action) pair, a distribution over the K states observed so far
+    plus one outcome "a state not seen yet" (UNSEEN, column ``n_states`` of the output). Probability
+    is never spread over state indices that never occurred (cells behind walls, unreachable corners), so
+    the exploration MDP built from it has K + 1 states and its utility is never credited to phantom
+    states. The new outcome carries the novelty: untried pairs, whose members disagree on it and on the
+    seen states, keep a high Jensen-Shannon utility, as in :class:`DiscreteDynamicsEnsemble`.
+
+    The weights span the whole index space (one input code per (state, action) pair, ``n_states + 1``
+    outputs), but every forward pass looks up only the rows of the pairs asked for and computes only the
+    columns of the seen states (:meth:`EnsembleMLP.forward_one_hot`), so a refit costs O(transitions x K)
+    and the exploration MDP O(K x A x K), however large ``n_states`` is.
+
+    :param n_states: size of the state index space S.
+    :param n_actions: number of actions A.
+    :param ensemble_size: number of members E.
+    :param hidden_size: width of each hidden layer.
+    :param n_hidden_layers: number of hidden layers (at least 1).
+    :param activation: hidden activation (``"swish"``, ``"relu"``, ``"tanh"``).
+    :param code_scale: each pair's first-layer code is drawn from U(-code_scale, code_scale).
+    """
+
+    def __init__(
+        self,
+        n_states: int,
+        n_actions: int,
+        *,
+        ensemble_size: int = 5,
+        hidden_size: int = 64,
+        n_hidden_layers: int = 1,
+        activation: str = "swish",
+        code_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if n_hidden_layers < 1:
+            raise ValueError(f"n_hidden_layers must be at least 1, got {n_hidden_layers}")
+        self.n_states = n_states
+        self.n_actions = n_actions
+        self.net = CategoricalEnsemble(
+            ensemble_size,
+            n_states * n_actions,
+            n_classes=n_states + 1,  # the last class: a state not seen yet
+            hidden_size=hidden_size,
+            n_hidden_layers=n_hidden_layers,
+            activation=activation,
+            input_init_scale=code_scale * (n_states * n_actions) ** 0.5,
+        )
+        self.register_buffer("seen", torch.zeros(n_states, dtype=torch.bool))  # (S,) states observed so far
+
+    @property
+    def ensemble_size(self) -> int:
+        return self.net.ensemble_size
+
+    def mark_seen(self, states: torch.Tensor) -> None:
+        """Record that ``states`` (any shape of state indices) occurred."""
+        self.seen[states.reshape(-1)] = True
+
+    def seen_states(self) -> torch.Tensor:
+        """(K,) the seen state indices, ascending; their order is the exploration MDP's state order."""
+        return self.seen.nonzero().squeeze(1)
+
+    def _columns(self) -> torch.Tensor:
+        """(K + 1,) output columns: the seen states, then UNSEEN."""
+        unseen = torch.tensor([self.n_states], device=self.seen.device)
+        return torch.cat([self.seen_states(), unseen])
+
+    def nll(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
+        """(E, B) negative log-likelihood of the observed next states (which must be marked seen)."""
+        columns = self._columns()  # (K + 1,)
+        local = torch.cumsum(self.seen, 0) - 1  # (S,) position of each seen state among the columns
+        logits = self.net.forward_one_hot(states * self.n_actions + actions, columns)  # (E, B, K + 1)
+        log_p = torch.log_softmax(logits, -1)  # (E, B, K + 1)
+        index = local[next_states].view(1, -1, 1).expand(self.ensemble_size, -1, 1)  # (E, B, 1)
+        return -log_p.gather(-1, index).squeeze(-1)  # (E, B)
+
+    def probs_seen_pairs(self) -> torch.Tensor:
+        """(E, K * A, K + 1) every member's prediction for every pair of a seen state, row ``k * A + a``."""
+        seen = self.seen_states()  # (K,)
+        actions = torch.arange(self.n_actions, device=seen.device)  # (A,)
+        pairs = (seen.unsqueeze(1) * self.n_actions + actions).reshape(-1)  # (K * A,)
+        return torch.softmax(self.net.forward_one_hot(pairs, self._columns()), -1)  # (E, K * A, K + 1)
+
+    @torch.no_grad()
+    def exploration_mdp(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The exploration MDP over the seen states and UNSEEN (absorbing, utility 0: nothing is known
+        of what lies there, so no plan is built on it).
+
+        :return: the (K,) seen states (MDP state k is ``states[k]``, state K is UNSEEN),
+            (K + 1, A, K + 1) mean-of-members transitions and (K + 1, A) JSD utilities.
+        """
+        probs = self.probs_seen_pairs()  # (E, K * A, K + 1)
+        K, A = len(self.seen_states()), self.n_actions
+        transitions = torch.zeros(K + 1, A, K + 1, device=probs.device)  # (K + 1, A, K + 1)
+        transitions[:K] = probs.mean(0).view(K, A, K + 1)
+        transitions[K, :, K] = 1.0  # UNSEEN stays UNSEEN
+        utility = torch.zeros(K + 1, A, device=probs.device)  # (K + 1, A)
+        if K:
+            utility[:K] = jensen_shannon(probs).view(K, A)
+        return self.seen_states(), transitions, utility

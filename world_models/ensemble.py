@@ -117,6 +117,27 @@ class EnsembleMLP(nn.Module):
             x = act(layer(x))  # (E, B, hidden)
         return self.layers[-1](x)  # (E, B, out)
 
+    def forward_one_hot(self, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """``forward(one_hot(rows))[..., columns]`` at a cost that grows with ``len(rows)`` and
+        ``len(columns)``, not with the input and output widths: the first layer of a one-hot input is a
+        row lookup in its weights, and only the asked-for output columns are computed.
+
+        :param rows: (B,) indices of the inputs' hot entries.
+        :param columns: (C,) output columns to compute.
+        :return: (E, B, C).
+        """
+        if self.sparse:
+            raise ValueError("forward_one_hot needs dense layers (sparse=False)")
+        first, last = self.layers[0], self.layers[-1]
+        if len(self.layers) == 1:
+            weight = first.weight[:, :, columns]  # (E, in, C)
+            return weight[:, rows, :] + first.bias[:, :, columns]  # (E, B, C)
+        act = ACTIVATIONS[self.activation]
+        x = act(first.weight[:, rows, :] + first.bias)  # (E, B, hidden)
+        for layer in self.layers[1:-1]:
+            x = act(layer(x))  # (E, B, hidden)
+        return torch.baddbmm(last.bias[:, :, columns], x, last.weight[:, :, columns])  # (E, B, C)
+
 
 class CategoricalEnsemble(EnsembleMLP):
     """Each member predicts a categorical distribution over ``n_classes`` outcomes (next states).

@@ -3,6 +3,7 @@
     python scripts/benchmark.py env-speed      # chain steps/s next to FrozenLake-v1
     python scripts/benchmark.py max-chain      # MAX episodes to full coverage, L = 10..100, 5 seeds
     python scripts/benchmark.py ablation       # MAX: bootstrap x input coding x ensemble size, L = 50, 100
+    python scripts/benchmark.py observed       # MAX over all state indices vs the states seen: mazes, Taxi cost
     python scripts/benchmark.py speed          # batched ensemble vs a Python loop over members
     python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
     python scripts/benchmark.py tune           # the baselines' hyper-parameter grid on the 20-state chain
@@ -38,7 +39,7 @@ from chain_runs import (  # noqa: E402
 )
 from config_cli import parse_config  # noqa: E402
 
-SUITES = ("env-speed", "max-chain", "ablation", "speed", "chain", "tune", "sanity")
+SUITES = ("env-speed", "max-chain", "ablation", "observed", "speed", "chain", "tune", "sanity")
 
 
 @dataclass
@@ -177,6 +178,76 @@ def ablation(cfg: BenchmarkConfig) -> list[dict]:
         setting = " | ".join(str(overrides[k]) for k in ABLATION_GRID)
         print(f"| {setting} | {' | '.join(cells)} |")
     return runs
+
+
+def observed(cfg: BenchmarkConfig) -> dict:
+    """MAX with ``states="all"`` and ``states="observed"`` beside the greedy perfect-memory reference on the
+    maze's index worlds (walls are indices that never occur), and MAX's cost per real step on Taxi-v4
+    against the number of states seen so far."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from agents import MAX
+    from envs import TransitionCoverage
+
+    seeds = range(1 if cfg.quick else 3)
+    worlds = [("maze", 9)] if cfg.quick else [("maze", 15), ("rooms", 15)]
+    variants = [("perfect", {}), ("max", {"states": "all"}), ("max", {"states": "observed"})]
+    jobs = [
+        {"algo": algo, "length": 0, "seed": seed, "max_episodes": cfg.episodes, "device": cfg.device,
+         "threads": cfg.threads, "overrides": overrides, "tensorboard": None, "env": "maxplore/Maze-v0",
+         "env_kwargs": {"obs_mode": "index", "layout": layout, "size": size, "layout_seed": seed, "horizon": 100}}
+        for layout, size in worlds for algo, overrides in variants for seed in seeds
+    ]  # fmt: skip
+    suffix = "-quick" if cfg.quick else ""
+    runs = run_jobs(jobs, cfg.workers, cache=Path(cfg.out) / f"observed-runs{suffix}.jsonl")
+    print(f"\nmaxplore/Maze-v0, obs_mode=index, horizon 100, layouts {list(seeds)}, budget {cfg.episodes} episodes")
+    print("\n| world | explorer | episodes to try every free-cell pair (per seed) | wall s (median) |")
+    print("| --- | --- | --- | ---: |")
+    for layout, size in worlds:
+        for algo, overrides in variants:
+            group = [r for r in runs if r["env_kwargs"]["layout"] == layout and r["env_kwargs"]["size"] == size
+                     and r["algo"] == algo and r["overrides"] == overrides]  # fmt: skip
+            name = LABELS[algo] + (f" states={overrides['states']}" if overrides else "")
+            eps = ", ".join(format_episodes(r["episodes_to_full"] or np.inf, cfg.episodes) for r in group)
+            print(f"| {layout} {size}x{size} | {name} | {eps} | {np.median([r['seconds'] for r in group]):.1f} |")
+
+    class Clock(BaseCallback):
+        """Wall time of every real step, with the number of states visited (acted in) before it."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[tuple[int, float]] = []
+            self.last = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            now = time.perf_counter()
+            visited = int((self.model.visits.sum(1) > 0).sum())
+            self.rows.append((visited, now - self.last))
+            self.last = now
+            return True
+
+    torch.set_num_threads(cfg.threads)
+    steps = {"all": 60 if cfg.quick else 200, "observed": 100 if cfg.quick else 1000}
+    cost = {}
+    for states, n in steps.items():
+        env = TransitionCoverage(gym.make("Taxi-v4"))
+        clock = Clock()
+        MAX(env, seed=0, states=states, device=cfg.device).learn(n, callback=clock)
+        cost[states] = {"rows": clock.rows, "coverage": env.coverage}
+    bins = [(0, 25), (25, 50), (50, 100), (100, 200), (200, 501)]
+    print("\nTaxi-v4 (500 states x 6 actions), MAX seed 0: median ms per real step (refit + plan) by states visited")
+    print("\n| states visited | " + " | ".join(f"states={k} ({steps[k]} steps)" for k in steps) + " |")
+    print("| --- |" + " ---: |" * len(steps))
+    for lo, hi in bins:
+        cells = []
+        for states in steps:
+            times = [t for k, t in cost[states]["rows"] if lo <= k < hi]
+            cells.append(f"{1000 * np.median(times):.0f}" if times else "")
+        if any(cells):
+            print(f"| {lo}-{hi - 1} | " + " | ".join(cells) + " |")
+    return {"mazes": runs, "taxi": cost}
 
 
 def chain(cfg: BenchmarkConfig) -> list[dict]:
@@ -337,6 +408,8 @@ def main() -> None:
         results = max_chain(cfg)
     elif cfg.suite == "ablation":
         results = ablation(cfg)
+    elif cfg.suite == "observed":
+        results = observed(cfg)
     elif cfg.suite == "chain":
         results = chain(cfg)
     elif cfg.suite == "tune":

@@ -24,14 +24,17 @@ LABELS = {
 
 
 # the keys of a job (see explore_once); a record is a job plus its results
-JOB_FIELDS = ("algo", "length", "seed", "max_episodes", "device", "threads", "overrides", "tensorboard")
+JOB_FIELDS = (
+    "algo", "length", "seed", "max_episodes", "device", "threads", "overrides", "tensorboard", "env", "env_kwargs"
+)  # fmt: skip
 
 
 def explore_once(job: dict[str, Any]) -> dict[str, Any]:
-    """Run ``job["algo"]`` on a chain until full coverage or ``job["max_episodes"]``; return the record.
+    """Run ``job["algo"]`` until full coverage or ``job["max_episodes"]``; return the record.
 
     ``job`` keys: algo, length, seed, max_episodes, device, threads, overrides (hyper-parameters),
-    tensorboard (folder or None).
+    tensorboard (folder or None); optionally env (a Gymnasium id whose states can be counted) and
+    env_kwargs, which replace the default world, the chain of ``length`` states with layout ``seed``.
     """
     import gymnasium as gym
     import torch
@@ -43,7 +46,8 @@ def explore_once(job: dict[str, Any]) -> dict[str, Any]:
     from envs import TransitionCoverage
 
     torch.set_num_threads(job["threads"])
-    env = TransitionCoverage(gym.make("maxplore/Chain-v0", length=job["length"], layout_seed=job["seed"]))
+    env_kwargs = job.get("env_kwargs", {"length": job["length"], "layout_seed": job["seed"]})
+    env = TransitionCoverage(gym.make(job.get("env", "maxplore/Chain-v0"), **env_kwargs))
     start = time.perf_counter()
     model = make_agent(
         job["algo"],

@@ -74,12 +74,17 @@ def test_gaussian_nll_matches_torch_distribution():
     assert torch.allclose(model.nll(x, y) + const, exact, atol=1e-5)
 
 
-def test_discrete_model_mdp_rows_are_distributions():
+def test_discrete_model_mdp_is_the_members_mean_and_their_jsd():
+    torch.manual_seed(0)
     model = DiscreteDynamicsEnsemble(6, 3, ensemble_size=4)
     transitions, utility = model.exploration_mdp()
     assert transitions.shape == (6, 3, 6) and utility.shape == (6, 3)
-    assert torch.allclose(transitions.sum(-1), torch.ones(6, 3), atol=1e-6)
-    assert (utility >= 0).all() and (utility <= torch.log(torch.tensor(4.0))).all()
+    for s, a in [(0, 0), (2, 1), (5, 2)]:  # one pair at a time, the slow way
+        probs = model.net.probs(model.features(torch.tensor([s]), torch.tensor([a])))[:, 0]  # (E, S)
+        mixture = probs.mean(0)
+        jsd = -(mixture * mixture.log()).sum() + (probs * probs.log()).sum(-1).mean()
+        assert torch.allclose(transitions[s, a], mixture, atol=1e-6)
+        assert utility[s, a].item() == pytest.approx(jsd.item(), abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(5))

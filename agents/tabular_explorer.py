@@ -29,7 +29,10 @@ def episode_limit(env: GymEnv) -> int | None:
     """The env's episode length if it states one: a ``horizon`` attribute or ``spec.max_episode_steps``."""
     for attr in ("horizon", "spec"):
         try:
-            value = env.get_attr(attr)[0] if hasattr(env, "get_attr") else getattr(env.unwrapped, attr, None)
+            if hasattr(env, "get_attr"):  # a VecEnv
+                value = env.get_attr(attr)[0]
+            else:  # the wrapper chain's spec holds the TimeLimit's max_episode_steps; the horizon is the env's
+                value = getattr(env, "spec", None) if attr == "spec" else getattr(env.unwrapped, attr, None)
         except AttributeError:
             value = None
         if attr == "spec":

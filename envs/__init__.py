@@ -11,9 +11,10 @@ from gymnasium.envs.registration import register, registry
 
 from envs.chain import ChainEnv
 from envs.maze import MazeEnv
+from envs.reachable import reachable_pairs
 from envs.wrappers import TransitionCoverage, countable
 
-__all__ = ["ChainEnv", "MazeEnv", "TransitionCoverage", "countable", "maxplore_ids"]
+__all__ = ["ChainEnv", "MazeEnv", "TransitionCoverage", "countable", "maxplore_ids", "reachable_pairs"]
 
 
 def maxplore_ids() -> list[str]:

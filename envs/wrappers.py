@@ -12,6 +12,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.reachable import reachable_pairs
+
 
 def countable(env: gym.Env) -> bool:
     """Whether :class:`TransitionCoverage` can measure ``env``: Discrete actions, and states that are the
@@ -37,8 +39,10 @@ class TransitionCoverage(gym.Wrapper):
     :param n_states: size of the state space; inferred from a ``Discrete`` observation space or from
         the unwrapped env's ``n_states`` attribute when omitted.
 
-    If the unwrapped env has a boolean ``state_mask`` (n_states,) of the states that exist (a maze's
-    free cells), coverage counts only pairs of those states.
+    Coverage counts only the pairs that can be tried (:func:`envs.reachable.reachable_pairs`): from the
+    env's transition table where it publishes one (FrozenLake's holes and goal end the episode, so their
+    actions never count), the pairs of the states in a ``state_mask`` (a maze's free cells), or all.
+    ``reachable`` (n_states, n_actions) is that mask.
     """
 
     def __init__(self, env: gym.Env, n_states: int | None = None) -> None:
@@ -61,8 +65,10 @@ class TransitionCoverage(gym.Wrapper):
         self.n_actions = int(env.action_space.n)
         # tried[s, a] is True once action a was taken in state s; shape (n_states, n_actions).
         self.tried = np.zeros((self.n_states, self.n_actions), dtype=bool)
-        mask = getattr(env.unwrapped, "state_mask", None)
-        self.n_pairs = self.n_actions * (int(np.sum(mask)) if mask is not None else self.n_states)
+        self.reachable = reachable_pairs(env)  # (n_states, n_actions) pairs that can be tried
+        if self.reachable.shape != self.tried.shape:
+            raise ValueError(f"the env's {self.reachable.shape[0]} states do not match n_states={self.n_states}")
+        self.n_pairs = int(self.reachable.sum())
         self.transitions_seen = 0
         self.episodes = 0
         self.episodes_to_full_coverage: int | None = None
@@ -83,7 +89,7 @@ class TransitionCoverage(gym.Wrapper):
         if tried.shape != self.tried.shape:
             raise ValueError(f"tried must be shaped {self.tried.shape}, got {tried.shape}")
         self.tried |= tried
-        self.transitions_seen = int(self.tried.sum())
+        self.transitions_seen = int((self.tried & self.reachable).sum())
 
     def _read_state(self, obs: Any, info: dict[str, Any]) -> int:
         if self._state_from_obs:
@@ -110,7 +116,7 @@ class TransitionCoverage(gym.Wrapper):
         a = int(action)
         if not self.tried[self._state, a]:
             self.tried[self._state, a] = True
-            self.transitions_seen += 1
+            self.transitions_seen += bool(self.reachable[self._state, a])
             if self.episodes_to_full_coverage is None and self.transitions_seen == self.n_pairs:
                 self.episodes_to_full_coverage = self.episodes
         obs, reward, terminated, truncated, info = self.env.step(action)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.type_aliases import GymEnv
+from torch.nn import functional as F
 
 from agents.checkpoint import env_identity
 from agents.tabular_explorer import TabularExplorer
@@ -261,10 +262,18 @@ class MAX(TabularExplorer):
             seen = seen.cpu().numpy()
             self._local = np.full(self.n_states, len(seen))  # (S,): states never seen plan as UNSEEN
             self._local[seen] = np.arange(len(seen))
+            terminal = torch.as_tensor(self._local[np.flatnonzero(self.terminal & (self._local < len(seen)))])
             self.utility = np.full((self.n_states, self.n_actions), np.nan)  # (S, A), NaN: no prediction
-            self.utility[seen] = utility[:-1].cpu().numpy()
         else:
             transitions, utility = self.ensemble.exploration_mdp()  # (S, A, S), (S, A)
+            terminal = torch.as_tensor(np.flatnonzero(self.terminal))
+        # a state whose arrival ended an episode: its actions cannot be tried; absorbing, worth nothing
+        terminal = terminal.to(transitions.device)
+        transitions[terminal] = F.one_hot(terminal, transitions.shape[-1]).to(transitions.dtype).unsqueeze(1)
+        utility[terminal] = 0.0
+        if self.states == "observed":
+            self.utility[seen] = utility[:-1].cpu().numpy()
+        else:
             self.utility = utility.cpu().numpy()
         self._q = value_iteration(transitions, utility, self._horizon()).cpu().numpy()  # (H, S or K+1, A)
 

@@ -52,7 +52,7 @@ class PerfectMemoryExplorer(TabularExplorer):
     def distance_to_untried(self) -> np.ndarray:
         """(S,) known steps from each state to the nearest state with an untried action (inf: none known)."""
         dist = np.full(self.n_states, np.inf)
-        frontier = np.flatnonzero((self.known_next < 0).any(1))
+        frontier = np.flatnonzero((self.known_next < 0).any(1) & ~self.terminal)  # untried pairs that can be tried
         dist[frontier] = 0
         predecessors: list[list[int]] = [[] for _ in range(self.n_states)]
         for s, s_next in zip(*np.nonzero(self.known_next >= 0), strict=True):

@@ -117,6 +117,9 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         self.n_actions = int(self.action_space.n)
         self.rng = np.random.default_rng(self.seed)
         self.visits = np.zeros((self.n_states, self.n_actions), dtype=np.int64)  # (S, A) real visits
+        # (S,) states whose arrival ended an episode (terminated, not truncated): a FrozenLake hole or goal.
+        # Their actions can never be tried, so explorers do not head there to try them.
+        self.terminal = np.zeros(self.n_states, dtype=bool)
         self.episode_step = 0
         self.episode_limit = episode_limit(self.env) if self.env is not None else None
 
@@ -185,6 +188,8 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
             self._update_info_buffer(infos, dones)
             self._last_obs = new_obs
             self.visits[state, action] += 1
+            if done and not infos[0].get("TimeLimit.truncated", False):
+                self.terminal[next_state] = True
             self.episode_step = 0 if done else self.episode_step + 1
             self._observe(state, action, next_state, done)
             if done:
@@ -238,6 +243,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
             "spaces": {"n_states": self.n_states, "n_actions": self.n_actions},
             "env": env_identity(self.env) if self.env is not None else None,
             "visits": torch.as_tensor(self.visits),
+            "terminal": torch.as_tensor(self.terminal),
             "counters": {
                 "num_timesteps": self.num_timesteps,
                 "episode_num": self._episode_num,
@@ -280,6 +286,8 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         if (model.n_states, model.n_actions) != (saved_spaces["n_states"], saved_spaces["n_actions"]):
             raise ValueError(f"env spaces do not match the checkpoint's {saved_spaces}")
         model.visits = checkpoint["visits"].numpy().copy()
+        if "terminal" in checkpoint:  # absent in checkpoints written before it existed
+            model.terminal = checkpoint["terminal"].numpy().copy()
         counters = checkpoint["counters"]
         model.num_timesteps = counters["num_timesteps"]
         model._episode_num = counters["episode_num"]

@@ -192,26 +192,43 @@ def observed(cfg: BenchmarkConfig) -> dict:
     from envs import TransitionCoverage
 
     seeds = range(1 if cfg.quick else 3)
-    worlds = [("maze", 9)] if cfg.quick else [("maze", 15), ("rooms", 15)]
-    variants = [("perfect", {}), ("max", {"states": "all"}), ("max", {"states": "observed"})]
+    maze = {"obs_mode": "index", "horizon": 100}
+    worlds = (
+        [("maze 9x9", "maxplore/Maze-v0", {**maze, "layout": "maze", "size": 9}, True)]
+        if cfg.quick
+        else [
+            ("maze 15x15", "maxplore/Maze-v0", {**maze, "layout": "maze", "size": 15}, True),
+            ("rooms 15x15", "maxplore/Maze-v0", {**maze, "layout": "rooms", "size": 15}, True),
+            ("FrozenLake 4x4, slippery", "FrozenLake-v1", {}, False),
+            ("FrozenLake 8x8, slippery", "FrozenLake-v1", {"map_name": "8x8"}, False),
+        ]
+    )  # (label, id, kwargs, whether the layout follows the seed)
+    variants = [("perfect", {}), ("random", {}), ("max", {"states": "all"}), ("max", {"states": "observed"})]
     jobs = [
         {"algo": algo, "length": 0, "seed": seed, "max_episodes": cfg.episodes, "device": cfg.device,
-         "threads": cfg.threads, "overrides": overrides, "tensorboard": None, "env": "maxplore/Maze-v0",
-         "env_kwargs": {"obs_mode": "index", "layout": layout, "size": size, "layout_seed": seed, "horizon": 100}}
-        for layout, size in worlds for algo, overrides in variants for seed in seeds
+         "threads": cfg.threads, "overrides": overrides, "tensorboard": None, "env": env_id,
+         "env_kwargs": {**kwargs, "layout_seed": seed} if seeded else kwargs}
+        for _, env_id, kwargs, seeded in worlds for algo, overrides in variants for seed in seeds
+        if not (seeded and algo == "random")  # the random walk is a floor for the stochastic worlds
     ]  # fmt: skip
     suffix = "-quick" if cfg.quick else ""
     runs = run_jobs(jobs, cfg.workers, cache=Path(cfg.out) / f"observed-runs{suffix}.jsonl")
-    print(f"\nmaxplore/Maze-v0, obs_mode=index, horizon 100, layouts {list(seeds)}, budget {cfg.episodes} episodes")
-    print("\n| world | explorer | episodes to try every free-cell pair (per seed) | wall s (median) |")
-    print("| --- | --- | --- | ---: |")
-    for layout, size in worlds:
+    print(
+        f"\nseeds {list(seeds)} (maze layouts follow the seed; horizon 100, FrozenLake 8x8: 200), "
+        f"budget {cfg.episodes} episodes; coverage of the pairs that can be tried (envs.reachable_pairs)"
+    )
+    print("\n| world | explorer | episodes to try every reachable pair (per seed) | final coverage | wall s (median) |")
+    print("| --- | --- | --- | --- | ---: |")
+    for label, env_id, kwargs, _ in worlds:
         for algo, overrides in variants:
-            group = [r for r in runs if r["env_kwargs"]["layout"] == layout and r["env_kwargs"]["size"] == size
-                     and r["algo"] == algo and r["overrides"] == overrides]  # fmt: skip
+            group = [r for r in runs if r["env"] == env_id and r["algo"] == algo and r["overrides"] == overrides
+                     and all(r["env_kwargs"].get(k) == v for k, v in kwargs.items())]  # fmt: skip
+            if not group:
+                continue
             name = LABELS[algo] + (f" states={overrides['states']}" if overrides else "")
             eps = ", ".join(format_episodes(r["episodes_to_full"] or np.inf, cfg.episodes) for r in group)
-            print(f"| {layout} {size}x{size} | {name} | {eps} | {np.median([r['seconds'] for r in group]):.1f} |")
+            cov = ", ".join(f"{r['coverage_per_episode'][-1]:.0%}" for r in group)
+            print(f"| {label} | {name} | {eps} | {cov} | {np.median([r['seconds'] for r in group]):.1f} |")
 
     class Clock(BaseCallback):
         """Wall time of every real step, with the number of states visited (acted in) before it."""

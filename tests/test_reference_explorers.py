@@ -72,3 +72,15 @@ def test_checkpoint_classes_round_trip_but_only_from_the_allow_list():
         decode_value({"__class__": "os:system"})
     with pytest.raises(TypeError, match="cannot store"):
         encode_value(object())
+
+
+def test_perfect_memory_does_not_walk_into_terminal_states_to_try_their_actions():
+    """FrozenLake's holes and goal end the episode on arrival: their actions can never be tried. Before
+    the explorer knew, it stalled at 52% of the 44 reachable pairs; measured now: 10-11 episodes."""
+    env = TransitionCoverage(gym.make("FrozenLake-v1", is_slippery=False))
+    callback = CoverageCallback(max_episodes=30)
+    model = PerfectMemoryExplorer(env, seed=0)
+    model.learn(30 * 100, callback=callback)
+    assert callback.episodes_to_full_coverage is not None and callback.episodes_to_full_coverage <= 15
+    desc = env.unwrapped.desc.astype(str).reshape(-1)
+    assert set(np.flatnonzero(model.terminal)) <= set(np.flatnonzero((desc == "H") | (desc == "G")))

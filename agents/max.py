@@ -184,8 +184,6 @@ class MAX(TabularExplorer):
         self._weights = np.zeros((self.ensemble_size, 64), dtype=np.float32)
         self._rows: dict[tuple[int, int, int], int] = {}
         self.n_unique = 0
-        self.longest_episode = 0  # longest episode seen, the horizon when neither it nor the env states one
-        self._episode_length = 0
         if self.planning_horizon is None and self.episode_limit is None and self.env is not None:
             logger.info(
                 "%s states no episode length: MAX plans over %d steps until an episode ends, then over the "
@@ -259,23 +257,21 @@ class MAX(TabularExplorer):
         self.ensemble.eval()
         if self.states == "observed":
             seen, transitions, utility = self.ensemble.exploration_mdp()  # (K,), (K+1, A, K+1), (K+1, A)
-            seen = seen.cpu().numpy()
-            self._local = np.full(self.n_states, len(seen))  # (S,): states never seen plan as UNSEEN
-            self._local[seen] = np.arange(len(seen))
-            terminal = torch.as_tensor(self._local[np.flatnonzero(self.terminal & (self._local < len(seen)))])
-            self.utility = np.full((self.n_states, self.n_actions), np.nan)  # (S, A), NaN: no prediction
+            self._local = np.full(self.n_states, len(seen))  # (S,): states never seen plan as UNSEEN, row K
+            self._local[seen.cpu().numpy()] = np.arange(len(seen))
         else:
             transitions, utility = self.ensemble.exploration_mdp()  # (S, A, S), (S, A)
-            terminal = torch.as_tensor(np.flatnonzero(self.terminal))
         # a state whose arrival ended an episode: its actions cannot be tried; absorbing, worth nothing
-        terminal = terminal.to(transitions.device)
+        terminal = torch.as_tensor(self._local[self.terminal], device=transitions.device)  # plan rows
         transitions[terminal] = F.one_hot(terminal, transitions.shape[-1]).to(transitions.dtype).unsqueeze(1)
         utility[terminal] = 0.0
+        self.utility = utility.cpu().numpy()[self._local]  # (S, A)
         if self.states == "observed":
-            self.utility[seen] = utility[:-1].cpu().numpy()
-        else:
-            self.utility = utility.cpu().numpy()
-        self._q = value_iteration(transitions, utility, self._horizon()).cpu().numpy()  # (H, S or K+1, A)
+            self.utility[self._local == len(utility) - 1] = np.nan  # never seen: no prediction
+        horizon = self._horizon()
+        if self._q is not None and len(self._q) != horizon:  # only when the env states no episode length
+            logger.info("MAX now plans over %d steps, the longest episode seen", horizon)
+        self._q = value_iteration(transitions, utility, horizon).cpu().numpy()  # (H, S or K+1, A)
 
     def _steps_left(self) -> int:
         """Steps to plan over from now: the rest of the episode, capped at ``planning_horizon``."""
@@ -291,14 +287,6 @@ class MAX(TabularExplorer):
 
     def _observe(self, state: int, action: int, next_state: int, done: bool) -> None:
         self._store(state, action, next_state)
-        self._episode_length += 1
-        if done:
-            length, self._episode_length = self._episode_length, 0
-            if length > self.longest_episode and self.planning_horizon is None and self.episode_limit is None:
-                before = self._horizon()
-                self.longest_episode = length
-                if self._horizon() != before:
-                    logger.info("MAX now plans over %d steps, the longest episode seen", self._horizon())
         if self.num_timesteps % self.train_freq == 0 and self.num_timesteps >= self.learning_starts:
             self.train()
             self._replan()
@@ -325,7 +313,6 @@ class MAX(TabularExplorer):
             "optimizer": self.optimizer.state_dict(),
             "triples": torch.as_tensor(self._triples[:n]),
             "weights": torch.as_tensor(self._weights[:, :n]),
-            "episode_lengths": {"longest": self.longest_episode, "current": self._episode_length},
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -335,6 +322,4 @@ class MAX(TabularExplorer):
         self._weights = state["weights"].numpy().copy()
         self._rows = {tuple(row): i for i, row in enumerate(self._triples.tolist())}
         self.n_unique = len(self._triples)
-        lengths = state.get("episode_lengths", {"longest": 0, "current": 0})  # absent before this field existed
-        self.longest_episode, self._episode_length = lengths["longest"], lengths["current"]
         self._replan()

@@ -121,6 +121,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         # Their actions can never be tried, so explorers do not head there to try them.
         self.terminal = np.zeros(self.n_states, dtype=bool)
         self.episode_step = 0
+        self.longest_episode = 0  # steps of the longest episode ended so far
         self.episode_limit = episode_limit(self.env) if self.env is not None else None
 
     def _action_values(self, states: np.ndarray) -> np.ndarray:
@@ -190,6 +191,8 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
             self.visits[state, action] += 1
             if done and not infos[0].get("TimeLimit.truncated", False):
                 self.terminal[next_state] = True
+            if done:
+                self.longest_episode = max(self.longest_episode, self.episode_step + 1)
             self.episode_step = 0 if done else self.episode_step + 1
             self._observe(state, action, next_state, done)
             if done:
@@ -249,6 +252,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
                 "episode_num": self._episode_num,
                 "n_updates": self._n_updates,
                 "episode_step": self.episode_step,
+                "longest_episode": self.longest_episode,
                 "episode_limit": self.episode_limit,
             },
             "rng": self.rng.bit_generator.state,
@@ -293,6 +297,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         model._episode_num = counters["episode_num"]
         model._n_updates = counters["n_updates"]
         model.episode_step = counters["episode_step"]
+        model.longest_episode = counters.get("longest_episode", 0)  # absent before this field existed
         model.episode_limit = counters["episode_limit"]
         model.rng.bit_generator.state = checkpoint["rng"]
         torch.set_rng_state(checkpoint["torch_rng"])

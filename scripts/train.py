@@ -124,9 +124,8 @@ def main(cfg: TrainConfig) -> dict:
     env, model, name = build(cfg)
     episodes_before, steps_before = model._episode_num, model.num_timesteps
     if cfg.resume:
-        if hasattr(model, "visits") and isinstance(env, TransitionCoverage):  # tabular explorers remember what
-            # they tried: count the whole run
-            env.mark_tried(model.visits > 0)
+        if hasattr(model, "visits") and isinstance(env, TransitionCoverage):
+            env.mark_tried(model.visits > 0)  # tabular explorers remember what they tried: count the whole run
         print(f"resumed {cfg.resume}: {steps_before} steps, {episodes_before} episodes")
 
     coverage = CoverageCallback(max_episodes=max(cfg.episodes - episodes_before, 1), stop_at_full=cfg.stop_at_full)

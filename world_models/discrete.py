@@ -173,26 +173,28 @@ class SeenStatesDynamicsEnsemble(nn.Module):
         """(K,) the seen state indices, ascending; their order is the exploration MDP's state order."""
         return self.seen.nonzero().squeeze(1)
 
-    def _columns(self) -> torch.Tensor:
-        """(K + 1,) output columns: the seen states, then UNSEEN."""
-        unseen = torch.tensor([self.n_states], device=self.seen.device)
-        return torch.cat([self.seen_states(), unseen])
+    def _columns(self, seen: torch.Tensor) -> torch.Tensor:
+        """(K + 1,) output columns: the (K,) ``seen`` states, then UNSEEN."""
+        return torch.cat([seen, torch.tensor([self.n_states], device=seen.device)])
 
     def nll(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
         """(E, B) negative log-likelihood of the observed next states (which must be marked seen)."""
-        columns = self._columns()  # (K + 1,)
+        columns = self._columns(self.seen_states())  # (K + 1,)
         local = torch.cumsum(self.seen, 0) - 1  # (S,) position of each seen state among the columns
         logits = self.net.forward_one_hot(states * self.n_actions + actions, columns)  # (E, B, K + 1)
         log_p = torch.log_softmax(logits, -1)  # (E, B, K + 1)
         index = local[next_states].view(1, -1, 1).expand(self.ensemble_size, -1, 1)  # (E, B, 1)
         return -log_p.gather(-1, index).squeeze(-1)  # (E, B)
 
-    def probs_seen_pairs(self) -> torch.Tensor:
-        """(E, K * A, K + 1) every member's prediction for every pair of a seen state, row ``k * A + a``."""
-        seen = self.seen_states()  # (K,)
+    def probs_seen_pairs(self, seen: torch.Tensor | None = None) -> torch.Tensor:
+        """(E, K * A, K + 1) every member's prediction for every pair of a seen state, row ``k * A + a``.
+
+        :param seen: :meth:`seen_states`, when the caller has it already.
+        """
+        seen = self.seen_states() if seen is None else seen  # (K,)
         actions = torch.arange(self.n_actions, device=seen.device)  # (A,)
         pairs = (seen.unsqueeze(1) * self.n_actions + actions).reshape(-1)  # (K * A,)
-        return torch.softmax(self.net.forward_one_hot(pairs, self._columns()), -1)  # (E, K * A, K + 1)
+        return torch.softmax(self.net.forward_one_hot(pairs, self._columns(seen)), -1)  # (E, K * A, K + 1)
 
     @torch.no_grad()
     def exploration_mdp(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -202,12 +204,13 @@ class SeenStatesDynamicsEnsemble(nn.Module):
         :return: the (K,) seen states (MDP state k is ``states[k]``, state K is UNSEEN),
             (K + 1, A, K + 1) mean-of-members transitions and (K + 1, A) JSD utilities.
         """
-        probs = self.probs_seen_pairs()  # (E, K * A, K + 1)
-        K, A = len(self.seen_states()), self.n_actions
+        seen = self.seen_states()  # (K,)
+        probs = self.probs_seen_pairs(seen)  # (E, K * A, K + 1)
+        K, A = len(seen), self.n_actions
         transitions = torch.zeros(K + 1, A, K + 1, device=probs.device)  # (K + 1, A, K + 1)
         transitions[:K] = probs.mean(0).view(K, A, K + 1)
         transitions[K, :, K] = 1.0  # UNSEEN stays UNSEEN
         utility = torch.zeros(K + 1, A, device=probs.device)  # (K + 1, A)
         if K:
             utility[:K] = jensen_shannon(probs).view(K, A)
-        return self.seen_states(), transitions, utility
+        return seen, transitions, utility

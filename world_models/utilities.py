@@ -16,7 +16,7 @@ Both are vectorised over a batch of (state, action) queries: the member axis com
   two dimensions on, any such difference is negative, more so with d (d = 17, r = 2: -1.6 nats). The
   official MAX code pulls the variances towards the largest its models predict before the formula
   (``decay`` 0.1, see :func:`jensen_renyi`): variances inside its log-variance bounds [-5, -1] are then at
-  most 1.11x apart, which bounds that negative part (d = 17: -0.043 nats at worst) and leaves the
+  most 1.11x apart, which bounds that negative part (d = 17: -0.042 nats at worst) and leaves the
   utility to the members' means. Nothing is clipped, as in the official code.
 """
 

@@ -26,6 +26,7 @@ from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
 from world_models.discrete import INPUT_CODINGS, STATE_SETS, DiscreteDynamicsEnsemble, SeenStatesDynamicsEnsemble
 from world_models.exploration_mdp import value_iteration
+from world_models.transition_memory import TransitionMemory
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,10 @@ class MAX(TabularExplorer):
     :param activation: ``"swish"`` (as MAX), ``"relu"`` or ``"tanh"``.
     :param code_scale: the members' random codes of (state, action) pairs are drawn from
         U(-code_scale, code_scale); larger keeps the predictions for unvisited pairs further apart.
-    :param states: what the members predict over: ``"all"`` (every index of the observation space, the
-        default) or ``"observed"`` (the states seen so far plus one "not seen yet" outcome, see
-        :class:`~world_models.discrete.SeenStatesDynamicsEnsemble`): no utility is credited to indices
-        that never occur, and refits and plans cost O(seen states) instead of O(all states). Pair inputs
-        only; not with ``sparse``.
+    :param states: what the members predict over: ``"observed"`` (the default: the states seen so far plus
+        one "not seen yet" outcome, see :class:`~world_models.discrete.SeenStatesDynamicsEnsemble`), so no
+        utility is credited to indices that never occur and refits and plans cost O(seen states), or
+        ``"all"`` (every index of the observation space; needed by ``inputs="factored"`` and ``sparse``).
     :param inputs: how a (state, action) pair enters the members: ``"pair"`` (one-hot over all pairs, one
         code per pair, the default) or ``"factored"`` (one-hot state concatenated with one-hot action).
     :param learning_rate: Adam learning rate of the ensemble.
@@ -89,7 +89,7 @@ class MAX(TabularExplorer):
         activation: str = "swish",
         code_scale: float = 1.0,
         inputs: str = "pair",
-        states: str = "all",
+        states: str = "observed",
         learning_rate: float = 3e-2,
         gradient_steps: int = 10,
         batch_size: int | None = None,
@@ -123,7 +123,10 @@ class MAX(TabularExplorer):
         if states not in STATE_SETS:
             raise ValueError(f"states must be one of {STATE_SETS}, got {states!r}")
         if states == "observed" and (inputs != "pair" or sparse or n_hidden_layers < 1):
-            raise ValueError("states='observed' needs inputs='pair', sparse=False and n_hidden_layers >= 1")
+            raise ValueError(
+                "states='observed' (the default) needs inputs='pair', sparse=False and n_hidden_layers >= 1; "
+                "pass states='all' for the factored input, the sparse ensemble or a linear model"
+            )
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {learning_rate}")
         if learning_starts < 0:
@@ -178,12 +181,8 @@ class MAX(TabularExplorer):
             ).to(self.device)
         self._local = np.arange(self.n_states)  # (S,) each state's row in the plan (states="observed": K = unseen)
         self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=self.learning_rate, foreach=True)
-        # Distinct real transitions (U, 3) as (s, a, s') rows and each member's summed bootstrap
-        # weight of each row (E, U); both grow by doubling.
-        self._triples = np.zeros((64, 3), dtype=np.int64)
-        self._weights = np.zeros((self.ensemble_size, 64), dtype=np.float32)
-        self._rows: dict[tuple[int, int, int], int] = {}
-        self.n_unique = 0
+        # distinct real transitions and each member's summed bootstrap weight of each: (U, 3), (E, U)
+        self.memory = TransitionMemory(self.ensemble_size)
         if self.planning_horizon is None and self.episode_limit is None and self.env is not None:
             logger.info(
                 "%s states no episode length: MAX plans over %d steps until an episode ends, then over the "
@@ -203,27 +202,16 @@ class MAX(TabularExplorer):
         draw = bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng)[:, 0]  # (E,)
         if self.states == "observed":
             self.ensemble.mark_seen(torch.tensor([state, next_state], device=self.device))
-        row = self._rows.get((state, action, next_state))
-        if row is None:
-            row = self.n_unique
-            if row == self._triples.shape[0]:  # grow by doubling
-                grow = max(64, row)
-                self._triples = np.concatenate([self._triples, np.zeros((grow, 3), np.int64)])
-                self._weights = np.concatenate([self._weights, np.zeros((self.ensemble_size, grow), np.float32)], 1)
-            self._triples[row] = (state, action, next_state)
-            self._rows[(state, action, next_state)] = row
-            self.n_unique = row + 1
-        self._weights[:, row] += draw
+        self.memory.add(state, action, next_state, draw)
 
     # ------------------------------------------------------------------ model and plan
     def train(self) -> float:
         """Refit the ensemble on all transitions so far; returns the weighted NLL of the last step."""
-        n = self.n_unique
-        if n == 0:
+        if self.memory.n_unique == 0:
             return float("nan")
-        triples = torch.as_tensor(self._triples[:n], device=self.device)  # (U, 3)
+        triples = torch.as_tensor(self.memory.triples, device=self.device)  # (U, 3)
         states, actions, next_states = triples.unbind(1)  # (U,) each
-        weights = torch.as_tensor(self._weights[:, :n], device=self.device)  # (E, U)
+        weights = torch.as_tensor(self.memory.weights, device=self.device)  # (E, U)
 
         def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
             if index is None:
@@ -307,19 +295,10 @@ class MAX(TabularExplorer):
     )  # fmt: skip
 
     def _extra_state(self) -> dict[str, Any]:
-        n = self.n_unique
-        return {
-            "ensemble": self.ensemble.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "triples": torch.as_tensor(self._triples[:n]),
-            "weights": torch.as_tensor(self._weights[:, :n]),
-        }
+        return {"ensemble": self.ensemble.state_dict(), "optimizer": self.optimizer.state_dict(), **self.memory.state()}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.ensemble.load_state_dict(state["ensemble"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self._triples = state["triples"].numpy().copy()
-        self._weights = state["weights"].numpy().copy()
-        self._rows = {tuple(row): i for i, row in enumerate(self._triples.tolist())}
-        self.n_unique = len(self._triples)
+        self.memory.load(state)
         self._replan()

@@ -2,22 +2,21 @@
 
 - :class:`RandomExplorer`: uniformly random actions, the floor.
 - :class:`PerfectMemoryExplorer`: a greedy walk to the nearest untried pair. It remembers every
-  transition it has seen and always walks the shortest known path to the nearest state with an untried
-  action, then tries it. A strong reference (DESIGN.md: 5 episodes on the 50-state chain), not a proven
-  lower bound: greedy nearest-first is not optimal in general, and nothing stops a learner from beating
-  it on some layout.
+  transition it has seen and plans on them to reach the nearest state with an untried action soonest
+  (the shortest known path in a deterministic world), then tries it. A strong reference (DESIGN.md: 5
+  episodes on the 50-state chain), not a proven lower bound: greedy nearest-first is not optimal in
+  general, and nothing stops a learner from beating it on some layout.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import numpy as np
-import torch
 from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.tabular_explorer import TabularExplorer
+from world_models.transition_memory import TransitionMemory
 
 
 class RandomExplorer(TabularExplorer):
@@ -32,48 +31,61 @@ class RandomExplorer(TabularExplorer):
 
 
 class PerfectMemoryExplorer(TabularExplorer):
-    """Walk the shortest known path to the nearest untried (state, action) pair and try it.
+    """Plan on everything seen to reach an untried (state, action) pair soonest, and try it.
 
-    Assumes a deterministic world: the last next state seen for a pair is its next state. Ties between
-    equally near untried pairs are broken at random. Keyword arguments are :class:`TabularExplorer`'s.
+    It remembers how often each pair led to each next state and, every step, solves its empirical model by
+    value iteration: Q(s, a) = 1 for an untried pair, ``discount`` * sum_s' p(s' | s, a) V(s') for a tried
+    one, V(s) = max_a Q(s, a), and 0 at states whose arrival ended an episode (their actions cannot be
+    tried). In a deterministic world V(s) = discount^d with d the known steps to the nearest untried pair,
+    so it walks the shortest known path there; in a stochastic one (slippery FrozenLake) it prefers the
+    actions likely to get there soon. Ties are broken at random.
+
+    :param env: the environment (or its registered id); Discrete observations and actions.
+    :param discount: in (0, 1): how much a step further away lowers a pair's value.
+    :param kwargs: :class:`TabularExplorer`'s keyword arguments (seed, tensorboard_log, ...).
     """
 
-    def __init__(self, env: GymEnv | str, **kwargs: Any) -> None:
+    def __init__(self, env: GymEnv | str, *, discount: float = 0.9, **kwargs: Any) -> None:
+        if not 0.0 < discount < 1.0:
+            raise ValueError(f"discount must be in (0, 1), got {discount}")
         super().__init__(env, **kwargs)
+        self.discount = discount
         self._setup_model()
 
     def _setup_model(self) -> None:
         super()._setup_model()
-        self.known_next = np.full((self.n_states, self.n_actions), -1, dtype=np.int64)  # (S, A); -1: untried
+        self.memory = TransitionMemory(1)  # (U, 3) distinct transitions and (1, U) their counts
+
+    HYPER_PARAMETERS = ("discount", "log_interval")
 
     def _observe(self, state: int, action: int, next_state: int, done: bool) -> None:
-        self.known_next[state, action] = next_state
+        self.memory.add(state, action, next_state)
 
-    def distance_to_untried(self) -> np.ndarray:
-        """(S,) known steps from each state to the nearest state with an untried action (inf: none known)."""
-        dist = np.full(self.n_states, np.inf)
-        frontier = np.flatnonzero((self.known_next < 0).any(1) & ~self.terminal)  # untried pairs that can be tried
-        dist[frontier] = 0
-        predecessors: list[list[int]] = [[] for _ in range(self.n_states)]
-        for s, s_next in zip(*np.nonzero(self.known_next >= 0), strict=True):
-            predecessors[self.known_next[s, s_next]].append(int(s))
-        queue = deque(int(s) for s in frontier)
-        while queue:  # breadth-first search backwards along known transitions
-            s = queue.popleft()
-            for p in predecessors[s]:
-                if dist[p] == np.inf:
-                    dist[p] = dist[s] + 1
-                    queue.append(p)
-        return dist
+    def pair_values(self) -> np.ndarray:
+        """(S, A) Q of the empirical model (see the class docstring), by value iteration to its fixed point."""
+        S, A = self.n_states, self.n_actions
+        states, actions, next_states = self.memory.triples.T  # (U,) each
+        pairs = states * A + actions  # (U,)
+        counts = self.memory.weights[0].astype(np.float64)  # (U,)
+        totals = np.bincount(pairs, weights=counts, minlength=S * A)  # (S*A,) visits of each pair
+        probs = counts / totals[pairs]  # (U,) empirical p(s' | s, a)
+        untried = (totals == 0).reshape(S, A)  # (S, A)
+        v = np.zeros(S)  # (S,)
+        for _ in range(max(S, 100)):  # deterministic worlds: exact after (longest known distance) sweeps
+            q = self.discount * np.bincount(pairs, weights=probs * v[next_states], minlength=S * A).reshape(S, A)
+            q = np.where(untried, 1.0, q)  # (S, A)
+            q[self.terminal] = 0.0
+            v_new = q.max(1)  # (S,)
+            if np.array_equal(v_new, v):
+                break
+            v = v_new
+        return q
 
     def _action_values(self, states: np.ndarray) -> np.ndarray:
-        """0 for an untried action, minus the known path length to one through each tried action."""
-        dist = self.distance_to_untried()
-        nxt = self.known_next[states]  # (B, A)
-        return np.where(nxt < 0, 0.0, -1.0 - dist[np.maximum(nxt, 0)])  # (B, A)
+        return self.pair_values()[states]  # (B, A)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"known_next": torch.as_tensor(self.known_next)}
+        return self.memory.state()
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.known_next = state["known_next"].numpy().copy()
+        self.memory.load(state)

@@ -42,6 +42,17 @@ def episode_limit(env: GymEnv) -> int | None:
     return None
 
 
+UNSTATED_EPISODE_STEPS = 1000  # steps per episode assumed by step_budget when the env states no episode length
+
+
+def step_budget(env: GymEnv, episodes: int) -> int:
+    """Steps that hold ``episodes`` whole episodes: episodes x the env's episode length, or x
+    ``UNSTATED_EPISODE_STEPS`` (1000) when it states none. A callback that counts episodes (such as
+    :class:`~agents.callbacks.CoverageCallback`) then stops the run; SB3's schedules (epsilon) are
+    fractions of this budget."""
+    return episodes * (episode_limit(env) or UNSTATED_EPISODE_STEPS)
+
+
 def check_discrete_spaces(env: GymEnv | str, agent: str) -> None:
     """Raise ``TypeError`` unless ``env`` has Discrete observation and action spaces."""
     probe = gym.make(env) if isinstance(env, str) else env

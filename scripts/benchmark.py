@@ -4,12 +4,16 @@
     python scripts/benchmark.py max-chain      # MAX episodes to full coverage, L = 10..100, 5 seeds
     python scripts/benchmark.py ablation       # MAX: bootstrap x input coding x ensemble size, L = 50, 100
     python scripts/benchmark.py observed       # MAX over all state indices vs the states seen: mazes, Taxi cost
+    python scripts/benchmark.py worlds         # every agent on FrozenLake, CliffWalking, Taxi, mazes: vs perfect memory
     python scripts/benchmark.py speed          # batched ensemble vs a Python loop over members
     python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
     python scripts/benchmark.py tune           # the baselines' hyper-parameter grid on the 20-state chain
     python scripts/benchmark.py sanity         # the baselines learn where they should
 
-Every suite also writes its raw numbers as JSON under ``--out`` (default ``runs/benchmarks``).
+Every suite also writes its raw numbers as JSON under ``--out`` (default ``runs/benchmarks``). The suites
+made of runs (all but env-speed and speed) store each run as it finishes in ``<out>/<suite>-runs.jsonl``
+and skip stored runs when started again (``--fresh`` sets them aside); ``--backend ray`` runs them as Ray
+tasks, here or on a cluster (``--address auto``), and the tune suite as a Ray Tune search (``--search``).
 """
 
 from __future__ import annotations
@@ -26,20 +30,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from chain_runs import (  # noqa: E402
-    LABELS,
-    episodes_to_optimal,
-    format_episodes,
-    markdown_table,
-    optimal_chain_return,
-    plot_coverage,
-    plot_scaling,
-    run_jobs,
-    summary_rows,
-)
 from config_cli import parse_config  # noqa: E402
 
-SUITES = ("env-speed", "max-chain", "ablation", "observed", "speed", "chain", "tune", "sanity")
+from agents.run_grid import BACKENDS, LABELS, run_jobs  # noqa: E402
+from agents.run_grid.reports import (  # noqa: E402
+    coverage_after,
+    format_episodes,
+    markdown_table,
+    plot_coverage,
+    plot_scaling,
+    summary_rows,
+)
+from agents.run_grid.runs import exploit_once, explore_once  # noqa: E402
+from agents.run_grid.tuning import SEARCHES, tune_settings  # noqa: E402
+
+SUITES = ("env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "chain", "tune", "sanity")
 
 
 @dataclass
@@ -58,9 +63,44 @@ class BenchmarkConfig:
     )
     episodes: int = field(default=60, metadata={"help": "episode budget per run (chain, tune suites)"})
     tensorboard: bool = field(default=True, metadata={"help": "write TensorBoard runs under <out>/tb"})
-    workers: int = field(default=os.cpu_count() or 1, metadata={"help": "parallel runs (processes)"})
+    workers: int = field(
+        default=os.cpu_count() or 1, metadata={"help": "parallel runs on this machine (processes, or Ray's CPUs)"}
+    )
+    backend: str = field(
+        default="local",
+        metadata={"help": "where the runs of a grid run: a local process pool, or Ray", "choices": list(BACKENDS)},
+    )
+    address: str | None = field(
+        default=None,
+        metadata={"help": "Ray only: default starts Ray here; 'auto' or ray://HOST:PORT joins a cluster"},
+    )
+    retries: int = field(default=2, metadata={"help": "times a run whose worker process died is started again"})
+    search: str = field(
+        default="grid",
+        metadata={
+            "help": "tune suite on Ray Tune: every setting, ASHA early stopping, or Optuna",
+            "choices": list(SEARCHES),
+        },
+    )
+    samples: int | None = field(default=None, metadata={"help": "settings Optuna tries (default: half the grid)"})
+    fresh: bool = field(
+        default=False, metadata={"help": "set the suite's stored runs aside (renamed, not deleted) and run all again"}
+    )
     threads: int = field(
         default=1, metadata={"help": "torch intra-op threads per run and in this process (1: fastest for small models)"}
+    )
+
+
+def grid_cache(cfg: BenchmarkConfig) -> Path:
+    """The suite's store of finished runs: ``<out>/<suite>-runs[-quick].jsonl``."""
+    return Path(cfg.out) / f"{cfg.suite}-runs{'-quick' if cfg.quick else ''}.jsonl"
+
+
+def grid(cfg: BenchmarkConfig, jobs: list[dict], run=explore_once) -> list[dict]:
+    """Run ``jobs`` on the chosen backend; each record is stored as its run finishes, and runs already
+    stored (same configuration) are not run again."""
+    return run_jobs(
+        jobs, cfg.workers, grid_cache(cfg), backend=cfg.backend, address=cfg.address, retries=cfg.retries, run=run
     )
 
 
@@ -122,8 +162,8 @@ def max_chain(cfg: BenchmarkConfig) -> list[dict]:
     """Episodes to full coverage and wall time of MAX (and the greedy perfect-memory reference) per chain length."""
     seeds = range(2 if cfg.quick else cfg.seeds)
     lengths = [10, 20] if cfg.quick else cfg.lengths
-    runs = run_jobs(chain_jobs(cfg, ["max"], lengths, seeds, overrides={"bootstrap": cfg.bootstrap}), cfg.workers)
-    greedy = {r["length"]: r for r in summary_rows(run_jobs(chain_jobs(cfg, ["perfect"], lengths, seeds), 1))}
+    runs = grid(cfg, chain_jobs(cfg, ["max"], lengths, seeds, overrides={"bootstrap": cfg.bootstrap}))
+    greedy = {r["length"]: r for r in summary_rows(grid(cfg, chain_jobs(cfg, ["perfect"], lengths, seeds)))}
     print(f"\nMAX ({cfg.bootstrap} bootstrap), {len(seeds)} layout seeds per length, {cfg.workers} worker(s)\n")
     print(
         "| chain length | episodes to full coverage: median (min-max) | greedy perfect-memory reference (median) "
@@ -155,28 +195,29 @@ def ablation(cfg: BenchmarkConfig) -> list[dict]:
     seeds = range(2 if cfg.quick else cfg.seeds)
     lengths = [10, 20] if cfg.quick else [50, 100]
     settings = [dict(zip(ABLATION_GRID, v, strict=True)) for v in itertools.product(*ABLATION_GRID.values())]
-    jobs = [job for overrides in settings for job in chain_jobs(cfg, ["max"], lengths, seeds, overrides=overrides)]
+    jobs = [  # measured with the model over all state indices (the factored input needs it)
+        job for setting in settings
+        for job in chain_jobs(cfg, ["max"], lengths, seeds, overrides={**setting, "states": "all"})
+    ]  # fmt: skip
     for job in jobs:
         job["tensorboard"] = None  # no TensorBoard for a 240-run grid
-    suffix = "-quick" if cfg.quick else ""
-    runs = run_jobs(jobs, cfg.workers, cache=Path(cfg.out) / f"ablation-runs{suffix}.jsonl")
-    perfect = summary_rows(run_jobs(chain_jobs(cfg, ["perfect"], lengths, seeds), 1))
-    print(f"\nMAX, {len(seeds)} layout seeds per length, budget {cfg.episodes} episodes: episodes to try all pairs")
+    runs = grid(cfg, jobs)
+    perfect = summary_rows(grid(cfg, chain_jobs(cfg, ["perfect"], lengths, seeds)))
+    print(f"\nMAX (states='all'), {len(seeds)} layout seeds per length, budget {cfg.episodes} episodes")
     print("perfect-memory explorer: " + ", ".join(f"L={r['length']}: {r['eps_median']:g}" for r in perfect) + "\n")
     header = " | ".join(f"L={n}: median (min-max) | L={n} wall s" for n in lengths)
     print(f"| bootstrap | input | E | {header} |")
     print("| --- | --- | ---: |" + " :---: | ---: |" * len(lengths))
-    for overrides in settings:
+    for setting in settings:
         cells = []
         for n in lengths:
-            group = [r for r in runs if r["overrides"] == overrides and r["length"] == n]
+            group = [r for r in runs if r["overrides"] == {**setting, "states": "all"} and r["length"] == n]
             eps = np.array([r["episodes_to_full"] or np.inf for r in group], dtype=float)
             cells.append(
                 f"{format_episodes(np.median(eps), cfg.episodes)} ({format_episodes(eps.min(), cfg.episodes)}-"
                 f"{format_episodes(eps.max(), cfg.episodes)}) | {np.median([r['seconds'] for r in group]):.1f}"
             )
-        setting = " | ".join(str(overrides[k]) for k in ABLATION_GRID)
-        print(f"| {setting} | {' | '.join(cells)} |")
+        print(f"| {' | '.join(str(setting[k]) for k in ABLATION_GRID)} | {' | '.join(cells)} |")
     return runs
 
 
@@ -211,8 +252,7 @@ def observed(cfg: BenchmarkConfig) -> dict:
         for _, env_id, kwargs, seeded in worlds for algo, overrides in variants for seed in seeds
         if not (seeded and algo == "random")  # the random walk is a floor for the stochastic worlds
     ]  # fmt: skip
-    suffix = "-quick" if cfg.quick else ""
-    runs = run_jobs(jobs, cfg.workers, cache=Path(cfg.out) / f"observed-runs{suffix}.jsonl")
+    runs = grid(cfg, jobs)
     print(
         f"\nseeds {list(seeds)} (maze layouts follow the seed; horizon 100, FrozenLake 8x8: 200), "
         f"budget {cfg.episodes} episodes; coverage of the pairs that can be tried (envs.reachable_pairs)"
@@ -267,11 +307,93 @@ def observed(cfg: BenchmarkConfig) -> dict:
     return {"mazes": runs, "taxi": cost}
 
 
+# Worlds of the `worlds` suite: (label, Gymnasium id, kwargs, whether the layout follows the seed,
+# episode budget). FrozenLake is slippery by default; CliffWalking-v1 states no episode length.
+MAZE = {"obs_mode": "index", "horizon": 100}
+WORLDS = [
+    ("FrozenLake 4x4 slippery", "FrozenLake-v1", {}, False, 200),
+    ("FrozenLake 8x8 slippery", "FrozenLake-v1", {"map_name": "8x8"}, False, 300),
+    ("CliffWalking", "CliffWalking-v1", {}, False, 30),
+    ("Taxi", "Taxi-v4", {}, False, 100),
+    *(
+        (f"{layout} {n}x{n}", "maxplore/Maze-v0", {**MAZE, "layout": layout, "size": n}, True, 60)
+        for layout in ("maze", "rooms")
+        for n in (9, 15)
+    ),
+]
+WORLDS_QUICK = ["FrozenLake 4x4 slippery", "maze 9x9"]
+ACCEPTABLE_RATIO = 1.5  # issue: MAX's median episodes within 1.5x of the perfect-memory explorer's
+
+
+def world_jobs(cfg: BenchmarkConfig, worlds: list[tuple], seeds: range) -> list[dict]:
+    """One job per (world, agent, seed), MAX's longest (Taxi) first so parallel workers finish together."""
+    jobs = [
+        {"algo": algo, "length": 0, "seed": seed, "max_episodes": budget // 4 if cfg.quick else budget,
+         "device": cfg.device, "threads": cfg.threads, "overrides": {},
+         "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None, "env": env_id,
+         "env_kwargs": {**kwargs, "layout_seed": seed} if seeded else kwargs, "world": label}
+        for label, env_id, kwargs, seeded, budget in worlds for algo in cfg.agents for seed in seeds
+    ]  # fmt: skip
+    return sorted(jobs, key=lambda job: not (job["algo"] == "max" and job["env"] == "Taxi-v4"))
+
+
+def worlds(cfg: BenchmarkConfig) -> list[dict]:
+    """Every agent on toy-text worlds and the maze's index worlds: episodes to try every reachable pair
+    (``envs.reachable_pairs``), coverage at the budget, wall time; a table, MAX against the perfect-memory
+    explorer, and a coverage plot. Runs are appended to ``<out>/worlds-runs.jsonl`` as they finish."""
+    import gymnasium as gym
+
+    import envs
+
+    chosen = [w for w in WORLDS if w[0] in WORLDS_QUICK] if cfg.quick else WORLDS
+    seeds = range(2 if cfg.quick else cfg.seeds)
+    suffix = "-quick" if cfg.quick else ""
+    out = Path(cfg.out)
+    runs = grid(cfg, world_jobs(cfg, chosen, seeds))
+    print(f"\nseeds {list(seeds)} (maze layouts follow the seed), {cfg.threads} torch thread(s) per run\n")
+    print(
+        "| world | reachable pairs | agent | episodes to try every reachable pair: median (min-max) | reached "
+        "| coverage at the budget (median) | wall s (median) |"
+    )
+    print("| --- | ---: | --- | :---: | :---: | ---: | ---: |")
+    verdicts = []
+    for label, env_id, kwargs, _, _ in chosen:
+        pairs = int(envs.reachable_pairs(gym.make(env_id, **kwargs)).sum())
+        medians = {}
+        for algo in cfg.agents:
+            group = [r for r in runs if r["world"] == label and r["algo"] == algo]
+            budget = group[0]["max_episodes"]
+            eps = np.array([r["episodes_to_full"] or np.inf for r in group], dtype=float)
+            medians[algo] = float(np.median(eps))
+            span = f"{format_episodes(eps.min(), budget)} to {format_episodes(eps.max(), budget)}"
+            cov = np.median([coverage_after(r, budget) for r in group])
+            secs = np.median([r["seconds"] for r in group])
+            print(
+                f"| {label} | {pairs} | {LABELS[algo]} | {format_episodes(medians[algo], budget)} ({span}) "
+                f"| {int(np.isfinite(eps).sum())}/{len(group)} | {cov:.0%} | {secs:.1f} |"
+            )
+        if "max" in medians and "perfect" in medians:
+            verdicts.append((label, medians["max"], medians["perfect"]))
+    if verdicts:
+        print(f"\n| world | MAX median | perfect-memory median | ratio | within {ACCEPTABLE_RATIO}x |")
+        print("| --- | ---: | ---: | ---: | :---: |")
+        for label, ours, ref in verdicts:
+            ratio = ours / ref if np.isfinite(ours) else float("inf")  # MAX reached, the reference not: 0
+            ok = "yes" if ratio <= ACCEPTABLE_RATIO else "NO"
+            ok = "n/a (neither reached)" if not np.isfinite(ours) and not np.isfinite(ref) else ok
+            print(f"| {label} | {ours:g} | {ref:g} | {ratio:.2f} | {ok} |")
+
+    plot = out / f"worlds-coverage{suffix}.png"
+    plot_coverage(runs, plot, panel=lambda r: r["world"])
+    print(f"\nplot: {plot}")
+    return runs
+
+
 def chain(cfg: BenchmarkConfig) -> list[dict]:
     """Every agent on chains of several lengths: table, coverage plot, scaling plot, JSON."""
     seeds = range(3 if cfg.quick else cfg.seeds)
     lengths = [10, 50] if cfg.quick else cfg.lengths
-    runs = run_jobs(chain_jobs(cfg, cfg.agents, lengths, seeds), cfg.workers)
+    runs = grid(cfg, chain_jobs(cfg, cfg.agents, lengths, seeds))
     rows = summary_rows(runs)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -302,15 +424,25 @@ def tune(cfg: BenchmarkConfig) -> list[dict]:
         if algo in cfg.agents
         for values in itertools.product(*grid.values())
     ]
-    jobs = [job for algo, overrides in settings for job in chain_jobs(cfg, [algo], [20], seeds, overrides=overrides)]
-    for job in jobs:
+    setting_jobs = [chain_jobs(cfg, [algo], [20], seeds, overrides=overrides) for algo, overrides in settings]
+    for job in itertools.chain.from_iterable(setting_jobs):
         job["tensorboard"] = None
-    runs = run_jobs(jobs, cfg.workers)
-    print(f"\n20-state chain, {len(seeds)} layout seeds, budget {cfg.episodes} episodes\n")
+    if cfg.backend == "ray":  # a Ray Tune experiment, one trial per setting
+        runs = tune_settings(
+            setting_jobs, cache=grid_cache(cfg), storage=Path(cfg.out), search=cfg.search, samples=cfg.samples,
+            workers=cfg.workers, address=cfg.address, retries=cfg.retries,
+        )  # fmt: skip
+    else:
+        if cfg.search != "grid":
+            raise SystemExit(f"error: --search {cfg.search} needs --backend ray (Ray Tune)")
+        runs = grid(cfg, list(itertools.chain.from_iterable(setting_jobs)))
+    print(f"\n20-state chain, {len(seeds)} layout seeds, budget {cfg.episodes} episodes, search {cfg.search}\n")
     print(f"| agent | setting | coverage @{cfg.episodes}: median (min) | episodes to full (median) |")
     print("| --- | --- | ---: | ---: |")
     for algo, overrides in settings:
         group = [r for r in runs if r["algo"] == algo and r["overrides"] == overrides]
+        if not group:  # not tried by the search
+            continue
         cov = [r["coverage_per_episode"][-1] for r in group]
         eps = [r["episodes_to_full"] or np.inf for r in group]
         setting = ", ".join(f"{k}={v}" for k, v in overrides.items())
@@ -331,16 +463,12 @@ def sanity(cfg: BenchmarkConfig) -> list[dict]:
         ("dqn", {"length": 5, "layout_seed": 0}, 200),
     ]
     seeds = range(2 if cfg.quick else 3)
-    results = []
-    for algo, env_kwargs, budget in checks:
-        for seed in seeds:
-            start = time.perf_counter()
-            solved_at, ret = episodes_to_optimal(algo, env_kwargs, seed, budget, device=cfg.device)
-            results.append(
-                {"algo": algo, "env": env_kwargs, "seed": seed, "budget": budget,
-                 "optimal": optimal_chain_return(env_kwargs["length"]), "solved_at": solved_at,
-                 "last_return": ret, "seconds": time.perf_counter() - start}
-            )  # fmt: skip
+    jobs = [
+        {"algo": algo, "env_kwargs": env_kwargs, "seed": seed, "budget": budget, "device": cfg.device,
+         "threads": cfg.threads}
+        for algo, env_kwargs, budget in checks for seed in seeds
+    ]  # fmt: skip
+    results = grid(cfg, jobs, run=exploit_once)
     print("\n| agent | chain | optimal return | episodes to optimal greedy return (per seed) | budget | pass |")
     print("| --- | --- | ---: | --- | ---: | :---: |")
     for algo, env_kwargs, budget in checks:
@@ -419,6 +547,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(cfg.threads)
+    if cfg.fresh and grid_cache(cfg).exists():
+        aside = grid_cache(cfg).with_suffix(f".{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+        grid_cache(cfg).rename(aside)
+        print(f"stored runs set aside: {aside}")
+    if cfg.backend == "ray" and cfg.suite in ("env-speed", "speed"):
+        print(f"note: {cfg.suite} times this machine; it runs in this process, not on Ray")
     if cfg.suite == "env-speed":
         results = env_speed(cfg)
     elif cfg.suite == "max-chain":
@@ -427,6 +561,8 @@ def main() -> None:
         results = ablation(cfg)
     elif cfg.suite == "observed":
         results = observed(cfg)
+    elif cfg.suite == "worlds":
+        results = worlds(cfg)
     elif cfg.suite == "chain":
         results = chain(cfg)
     elif cfg.suite == "tune":

@@ -15,7 +15,7 @@ Examples:
     python scripts/train.py --env FrozenLake-v1 --env-kwargs map_name=8x8
     python scripts/train.py --algo dqn --env CartPole-v1 --episodes 200
     python scripts/train.py --algo bootdqn --episodes 200
-    python scripts/train.py --agent-kwargs sparse=True bootstrap=poisson
+    python scripts/train.py --agent-kwargs sparse=True states=all bootstrap=poisson
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
     python scripts/train.py --timesteps 2000 --save runs/max_chain.pt
     python scripts/train.py --resume runs/max_chain.pt --episodes 60
@@ -43,7 +43,7 @@ from config_cli import parse_config, parse_kwargs  # noqa: E402
 import envs  # noqa: E402,F401  (registers maxplore/ ids)
 from agents.callbacks import CoverageCallback, ProgressBar, StopOnInterrupt  # noqa: E402
 from agents.registry import AGENTS, load_agent, make_agent  # noqa: E402
-from agents.tabular_explorer import episode_limit  # noqa: E402
+from agents.tabular_explorer import step_budget  # noqa: E402
 from envs import TransitionCoverage, countable  # noqa: E402
 
 ALGOS = tuple(AGENTS)
@@ -134,10 +134,8 @@ def main(cfg: TrainConfig) -> dict:
     progress = ProgressBar(desc=cfg.algo) if cfg.progress_bar else None
     if progress is not None:
         callbacks.append(progress)
-    if cfg.timesteps > 0:
-        budget = cfg.timesteps - steps_before
-    else:
-        budget = (cfg.episodes - episodes_before) * (episode_limit(env) or 1000)
+    episodes_left = cfg.episodes - episodes_before
+    budget = cfg.timesteps - steps_before if cfg.timesteps > 0 else step_budget(env, episodes_left)
     start = time.perf_counter()
     stopped_mid_episode = False
     if budget > 0 and episodes_before < cfg.episodes:

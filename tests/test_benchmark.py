@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.run_grid import run_jobs
+from agents.run_grid.reports import coverage_after, coverage_curve, markdown_table, summary_rows
+from agents.run_grid.runs import explore_once
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from benchmark import BenchmarkConfig, chain  # noqa: E402
-from chain_runs import coverage_after, coverage_curve, markdown_table, summary_rows  # noqa: E402
 
 
 def fake_run(algo, length, seed, curve, full, budget=10):
@@ -43,19 +46,17 @@ def test_chain_suite_end_to_end(tmp_path):
     json.dumps(runs)  # the raw record is JSON-serialisable
 
 
-def test_run_cache_appends_each_run_and_skips_finished_ones(tmp_path, monkeypatch):
-    import chain_runs
-
+def test_run_cache_appends_each_run_and_skips_finished_ones(tmp_path):
     cache = tmp_path / "runs.jsonl"
     jobs = [{"algo": "perfect", "length": 6, "seed": s, "max_episodes": 5, "device": "cpu", "threads": 1,
              "tensorboard": None} for s in range(3)]  # fmt: skip
-    first = chain_runs.run_jobs(jobs[:2], workers=1, cache=cache)
+    first = run_jobs(jobs[:2], workers=1, cache=cache)
     assert len(cache.read_text().splitlines()) == 2
 
     calls = []
-    real = chain_runs.explore_once
-    monkeypatch.setattr(chain_runs, "explore_once", lambda job: calls.append(job["seed"]) or real(job))
-    again = chain_runs.run_jobs(jobs, workers=1, cache=cache)  # the grid grew by one run
+    again = run_jobs(jobs, workers=1, cache=cache, run=lambda job: calls.append(job["seed"]) or explore_once(job))
     assert calls == [2]  # only the new run ran
     assert [r["seed"] for r in again] == [0, 1, 2] and again[:2] == first
     assert len(cache.read_text().splitlines()) == 3  # no duplicates
+    assert run_jobs(jobs, workers=1, cache=cache, run=lambda job: calls.append(job)) == again  # nothing runs
+    assert calls == [2]

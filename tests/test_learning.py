@@ -1,18 +1,13 @@
 """End-to-end learning checks with thresholds. The long ones are marked slow (`pytest -m slow`)."""
 
-import sys
-from pathlib import Path
-
 import gymnasium as gym
 import pytest
 
 import envs  # noqa: F401
 from agents.callbacks import CoverageCallback
 from agents.registry import make_agent
+from agents.run_grid.runs import episodes_to_optimal
 from envs import TransitionCoverage
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from chain_runs import episodes_to_optimal  # noqa: E402
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -62,7 +57,8 @@ BASELINE_COVERAGE_AT_60 = {"bootdqn": 0.27, "bootdqn-prior": 0.33, "bonusdqn": 0
 @pytest.mark.parametrize("algo", list(BASELINE_COVERAGE_AT_60))
 def test_baselines_headline_coverage_after_60_episodes(algo):
     import numpy as np
-    from chain_runs import explore_once
+
+    from agents.run_grid import explore_once
 
     runs = [explore_once({"algo": algo, "length": 50, "seed": layout, "max_episodes": 60, "device": "cpu",
                           "threads": 1}) for layout in range(5)]  # fmt: skip

@@ -29,16 +29,20 @@ def test_max_tries_every_transition_of_a_10_state_chain_within_3_episodes(layout
     assert model.coverage == 1.0
 
 
+@pytest.mark.parametrize("states", ["all", "observed"])
 @pytest.mark.parametrize("layout_seed", range(5))
-def test_untried_pairs_stay_far_more_interesting_than_tried_ones(layout_seed):
+def test_untried_pairs_stay_far_more_interesting_than_tried_ones(layout_seed, states):
     """After one episode of the 50-state chain (layouts 0-4 measured): tried pairs <= 0.020, untried pairs
-    >= 0.33, at least 16x apart. This gap is what sends MAX to the untried pairs."""
-    model = MAX(chain(50, layout_seed), seed=layout_seed)
+    >= 0.33, at least 16x apart. This gap is what sends MAX to the untried pairs. With states="observed"
+    only the seen states have a utility (the others are NaN: no prediction), and the same gap holds."""
+    model = MAX(chain(50, layout_seed), seed=layout_seed, states=states)
     model.learn(59)
     tried = model.visits > 0
+    untried = ~tried & ~np.isnan(model.utility)
+    assert untried.any() and (np.isnan(model.utility).any() == (states == "observed"))
     assert model.utility[tried].max() < 0.05
-    assert model.utility[~tried].min() > 0.15
-    assert model.utility[~tried].min() > 5 * model.utility[tried].max()
+    assert model.utility[untried].min() > 0.15
+    assert model.utility[untried].min() > 5 * model.utility[tried].max()
 
 
 def test_noisy_tv_utility_falls_while_prediction_error_stays_high():
@@ -163,7 +167,8 @@ def test_rejects_box_observations():
         ({"learning_starts": -1}, "learning_starts"),
         ({"inputs": "onehot"}, "inputs"),
         ({"states": "seen"}, "states"),
-        ({"states": "observed", "sparse": True}, "states='observed' needs"),
+        ({"states": "observed", "sparse": True}, "pass states='all'"),
+        ({"sparse": True}, "pass states='all'"),
     ],
 )
 def test_bad_arguments(kwargs, name):
@@ -190,11 +195,11 @@ def run_trace(seed: int, steps: int = 80):
 def test_same_seed_same_run():
     a, b = run_trace(3), run_trace(3)
     assert np.array_equal(a.visits, b.visits)
-    assert np.array_equal(a._weights, b._weights)
+    assert np.array_equal(a.memory.weights, b.memory.weights)
     for pa, pb in zip(a.ensemble.parameters(), b.ensemble.parameters(), strict=True):
         assert torch.equal(pa, pb)
     c = run_trace(4)
-    assert not np.array_equal(a._weights, c._weights)
+    assert not np.array_equal(a.memory.weights, c.memory.weights)
 
 
 def test_save_load_same_actions_and_continue(tmp_path):

@@ -23,18 +23,30 @@ def test_perfect_memory_needs_five_episodes_on_the_50_state_chain(seed):
     assert callback.episodes_to_full_coverage == 5  # DESIGN.md: 5 at L = 50
 
 
-def test_distance_to_untried_on_a_hand_made_memory():
+def test_pair_values_on_a_hand_made_memory_follow_the_shortest_known_path():
     model = PerfectMemoryExplorer(chain(4), seed=0)
     # known: (0,0)->0 (0,1)->1 (1,0)->0 (1,1)->2 (2,0)->1 ; untried: (2,1), (3,*)
-    model.known_next[:] = -1
-    model.known_next[0] = [0, 1]
-    model.known_next[1] = [0, 2]
-    model.known_next[2, 0] = 1
-    assert model.distance_to_untried().tolist() == [2, 1, 0, 0]
-    values = model._action_values(np.array([0, 1, 2]))
-    assert values[0].tolist() == [-3, -2]  # via state 1 is shorter
-    assert values[2].tolist() == [-2, 0]  # the untried action
+    for s, a, s_next in [(0, 0, 0), (0, 1, 1), (1, 0, 0), (1, 1, 2), (2, 0, 1)]:
+        model.memory.add(s, a, s_next)
+    q = model.pair_values()
+    assert q.max(1) == pytest.approx([0.9**2, 0.9, 1, 1])  # discount ** (steps to the nearest untried pair)
+    assert q[0] == pytest.approx([0.9**3, 0.9**2])  # via state 1 is shorter
+    assert q[2] == pytest.approx([0.9**2, 1])  # the untried action
     assert model.predict(np.array([0, 1, 2]), deterministic=True)[0].tolist() == [1, 1, 1]
+
+
+def test_pair_values_prefer_a_sure_path_to_a_slippery_one():
+    """From state 0, action 0 reaches the untried state 2 half the time in one step and otherwise ends
+    the episode (state 3); action 1 reaches it surely in two steps. 0.9 * 0.5 < 0.9 ** 2."""
+    model = PerfectMemoryExplorer(chain(4), seed=0)
+    for s, a, s_next in [(0, 0, 2), (0, 0, 3), (0, 1, 1), (1, 0, 2), (1, 1, 2), (2, 0, 2)]:
+        model.memory.add(s, a, s_next)
+    model.terminal[3] = True  # untried pairs: (2, 1) only
+    q = model.pair_values()
+    assert q[0] == pytest.approx([0.9 * 0.5, 0.9**2])
+    assert model.predict(np.array([0]), deterministic=True)[0].tolist() == [1]
+    with pytest.raises(ValueError, match="discount"):
+        PerfectMemoryExplorer(chain(4), discount=1.0)
 
 
 def test_random_explorer_is_a_floor():
@@ -56,7 +68,9 @@ def test_save_load_perfect_memory(tmp_path):
     model.learn(30)
     model.save(tmp_path / "p")
     loaded = PerfectMemoryExplorer.load(tmp_path / "p")
-    assert np.array_equal(loaded.known_next, model.known_next)
+    assert np.array_equal(loaded.memory.triples, model.memory.triples)
+    assert np.array_equal(loaded.memory.weights, model.memory.weights)
+    assert loaded.discount == model.discount
     assert (
         loaded.predict(np.arange(10), deterministic=True)[0].tolist()
         == model.predict(np.arange(10), deterministic=True)[0].tolist()

@@ -180,7 +180,7 @@ def test_sparse_max_still_explores_the_10_state_chain_and_reports_compression(tm
     from envs import TransitionCoverage
 
     env = TransitionCoverage(gym.make("maxplore/Chain-v0", length=10, layout_seed=1))
-    model = MAX(env, seed=1, sparse=True, tensorboard_log=str(tmp_path))
+    model = MAX(env, seed=1, sparse=True, states="all", tensorboard_log=str(tmp_path))
     callback = CoverageCallback(max_episodes=30)
     model.learn(30 * 19, callback=callback, tb_log_name="sparse")
     # measured 7-9 episodes on layouts 0-2 (the dense ensemble needs 2): slower, but complete

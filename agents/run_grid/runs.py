@@ -1,0 +1,129 @@
+"""One run of the benchmark: an agent exploring a world from a seed until it has tried every reachable
+pair or spent its episode budget. A run is a dict (a job); its record is the job plus its results."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+LABELS = {
+    "max": "MAX",
+    "perfect": "perfect memory",
+    "bootdqn": "Bootstrapped DQN",
+    "bootdqn-prior": "Bootstrapped DQN + prior",
+    "bonusdqn": "bonus DQN",
+    "dqn": "DQN (eps-greedy)",
+    "random": "random",
+}
+
+
+# the keys of a job (see explore_once); a record is a job plus its results
+JOB_FIELDS = (
+    "algo", "length", "seed", "max_episodes", "device", "threads", "overrides", "tensorboard", "env", "env_kwargs",
+    "world",
+)  # fmt: skip
+
+
+def explore_once(job: dict[str, Any]) -> dict[str, Any]:
+    """Run ``job["algo"]`` until full coverage or ``job["max_episodes"]``; return the record.
+
+    ``job`` keys: algo, length, seed, max_episodes, device, threads, overrides (hyper-parameters),
+    tensorboard (folder or None); optionally env (a Gymnasium id whose states can be counted) and
+    env_kwargs, which replace the default world, the chain of ``length`` states with layout ``seed``.
+    """
+    import gymnasium as gym
+    import torch
+
+    import envs  # noqa: F401
+    from agents.callbacks import CoverageCallback
+    from agents.registry import make_agent
+    from agents.tabular_explorer import step_budget
+    from envs import TransitionCoverage
+
+    torch.set_num_threads(job["threads"])
+    env_kwargs = job.get("env_kwargs", {"length": job["length"], "layout_seed": job["seed"]})
+    env_id = job.get("env", "maxplore/Chain-v0")
+    env = TransitionCoverage(gym.make(env_id, **env_kwargs))
+    start = time.perf_counter()
+    model = make_agent(
+        job["algo"],
+        env,
+        seed=job["seed"],
+        device=job["device"],
+        tensorboard_log=job.get("tensorboard"),
+        **job.get("overrides", {}),
+    )
+    callback = CoverageCallback(max_episodes=job["max_episodes"])
+    # the step budget must be the real one: SB3's epsilon schedules are fractions of it
+    world = (
+        f"L{job['length']}"
+        if "env" not in job
+        else env_id.split("/")[-1] + "".join(f"_{v}" for k, v in sorted(env_kwargs.items()) if k != "layout_seed")
+    )
+    model.learn(
+        step_budget(env, job["max_episodes"]), callback=callback, tb_log_name=f"{job['algo']}_{world}_s{job['seed']}"
+    )
+    return {
+        **job,
+        "episodes_to_full": callback.episodes_to_full_coverage,
+        "coverage_per_episode": callback.coverage_per_episode,
+        "seconds": time.perf_counter() - start,
+        "steps": int(model.num_timesteps),
+    }
+
+
+def optimal_chain_return(length: int) -> float:
+    """Best return on the chain: walk right from state 1 to L - 1, then stay: H - (L - 2) + 1 rewards of 1."""
+    return (length + 9) - (length - 2) + 1
+
+
+def episodes_to_optimal(algo: str, env_kwargs: dict[str, Any], seed: int, budget: int, device: str = "cpu"):
+    """Train ``algo`` on a chain in chunks of 10 episodes; after each chunk evaluate the greedy policy
+    (``predict(deterministic=True)``) for one episode. Returns the episodes trained when that return
+    first is optimal, or ``None`` within ``budget`` episodes, and the last evaluated return."""
+    import gymnasium as gym
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    import envs  # noqa: F401
+    from agents.registry import make_agent
+
+    horizon = env_kwargs["length"] + 9
+    optimal = optimal_chain_return(env_kwargs["length"])
+    model = make_agent(algo, gym.make("maxplore/Chain-v0", **env_kwargs), seed=seed, device=device)
+    eval_env = Monitor(gym.make("maxplore/Chain-v0", **env_kwargs))
+    ret = float("nan")
+    for chunk in range(budget // 10):
+        model.learn(10 * horizon, reset_num_timesteps=chunk == 0)
+        ret, _ = evaluate_policy(model, eval_env, n_eval_episodes=1, deterministic=True)
+        if ret >= optimal - 1e-6:
+            return 10 * (chunk + 1), ret
+    return None, ret
+
+
+def exploit_once(job: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark's sanity run: :func:`episodes_to_optimal` for ``job`` (keys algo, env_kwargs, seed,
+    budget, device, threads); returns the job plus solved_at, last_return, optimal and seconds."""
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    start = time.perf_counter()
+    solved_at, ret = episodes_to_optimal(job["algo"], job["env_kwargs"], job["seed"], job["budget"], job["device"])
+    return {
+        **job,
+        "optimal": optimal_chain_return(job["env_kwargs"]["length"]),
+        "solved_at": solved_at,
+        "last_return": float(ret),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def job_key(job: dict[str, Any]) -> str:
+    """A run's identity: its configuration as canonical JSON, without where it logs."""
+    return json.dumps({k: v for k, v in job.items() if k != "tensorboard"}, sort_keys=True)
+
+
+def record_key(record: dict[str, Any]) -> str:
+    """The key of the job a record (job + results) came from."""
+    return job_key({k: v for k, v in record.items() if k in JOB_FIELDS})

@@ -62,6 +62,7 @@ def fit(
     batch_size: int | None = None,
     rng: np.random.Generator | None = None,
     penalty=None,
+    max_grad_norm: float | None = None,
 ) -> float:
     """Take ``steps`` optimiser steps on the bootstrap-weighted NLL; return the last step's loss.
 
@@ -74,6 +75,8 @@ def fit(
     :param rng: generator for minibatch indices (needed when minibatching).
     :param penalty: optional ``penalty()`` -> scalar tensor added to every step's loss (e.g. a scaled
         KL term of Sparse Variational Dropout layers); the returned loss excludes it.
+    :param max_grad_norm: clip the gradients' global norm to this before each step (MAX's continuous
+        model: 5); ``None`` does not clip.
     """
     n = weights.shape[1]
     loss = torch.zeros(())
@@ -88,5 +91,8 @@ def fit(
         loss = weighted_member_loss(nll_fn(index), w)
         optimizer.zero_grad(set_to_none=True)
         (loss + penalty() if penalty is not None else loss).backward()
+        if max_grad_norm is not None:
+            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
         optimizer.step()
     return float(loss.detach())

@@ -18,6 +18,8 @@ Both are vectorised over a batch of (state, action) queries: the member axis com
   (``decay`` 0.1, see :func:`jensen_renyi`): variances inside its log-variance bounds [-5, -1] are then at
   most 1.11x apart, which bounds that negative part (d = 17: -0.042 nats at worst) and leaves the
   utility to the members' means. Nothing is clipped, as in the official code.
+- :func:`prediction_error` and :func:`trajectory_variance`: the rewards of the paper's PERX and TVAX
+  baselines (section 5.2).
 """
 
 from __future__ import annotations
@@ -84,3 +86,29 @@ def jensen_renyi(
     h2_mixture = -(torch.logsumexp(log_normal.flatten(0, 1), dim=0) - 2 * math.log(E))  # (B,)
     h2_members = 0.5 * var.log().sum(-1) + 0.5 * d * math.log(4 * math.pi)  # (E, B)
     return h2_mixture - h2_members.mean(0)  # (B,)
+
+
+def prediction_error(mean: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error of the ensemble's mean prediction: the reward of the reactive PERX baseline (the
+    official code's ``PredictionErrorUtilityMeasure``, on normalised states).
+
+    :param mean: (E, B, d) member means.
+    :param target: (B, d) what happened, in the same units.
+    :return: (B,) ``|| mean_i(mean) - target ||^2``.
+    """
+    if mean.dim() != 3 or mean.shape[1:] != target.shape:
+        raise ValueError(f"mean must be (E, B, d) and target (B, d), got {tuple(mean.shape)} and {tuple(target.shape)}")
+    return ((mean.mean(0) - target) ** 2).sum(-1)  # (B,)
+
+
+def trajectory_variance(changes: torch.Tensor) -> torch.Tensor:
+    """Spread of the imagined actors' state changes at one step: the reward of the TVAX baseline (the
+    official code's ``TrajectoryStdevUtilityMeasure``). Every actor gets the same value.
+
+    :param changes: (N, d) the N imagined actors' normalised changes of state, each actor following a
+        member drawn at random, so the spread mixes the members' disagreement with their noise.
+    :return: (N,) the sum over dimensions of the standard deviation across actors.
+    """
+    if changes.dim() != 2 or changes.shape[0] < 2:
+        raise ValueError(f"changes must be (N, d) with N >= 2, got {tuple(changes.shape)}")
+    return changes.std(0).sum().expand(changes.shape[0])  # (N,)

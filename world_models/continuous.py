@@ -1,0 +1,110 @@
+"""The continuous-state forward model of MAX: E diagonal Gaussians over the normalised state change.
+
+Shyam, Jaskowski & Gomez, "Model-Based Active Exploration", ICML 2019, section 4 and the official code's
+``models.py``: each member maps the normalised (state, action) to a diagonal Gaussian over the
+normalised change of state, with log-variance bounded to [-5, -1]; running (Welford) statistics of
+states, actions and changes normalise inputs and targets. Predictions come back in the env's units for
+imagined rollouts, and in normalised units for the utilities, as in the official code.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from world_models.ensemble import GaussianEnsemble
+from world_models.normalizer import RunningNormalizer
+
+
+class GaussianDynamicsEnsemble(nn.Module):
+    """E forward models p_i(s' - s | s, a) = N(mu_i, diag(var_i)) on normalised quantities.
+
+    :param state_dim: size of the state vector d.
+    :param action_dim: size of the action vector.
+    :param ensemble_size: members E (the official code: 32).
+    :param hidden_size: width of each hidden layer (official: 512).
+    :param n_hidden_layers: hidden layers per member (official: 4).
+    :param activation: ``"swish"`` (official), ``"relu"`` or ``"tanh"``.
+    :param min_log_var: lower bound of each member's log-variance (official: -5).
+    :param max_log_var: upper bound (official: -1).
+    """
+
+    def __init__(
+        self,
+        state_dim: int,
+        action_dim: int,
+        *,
+        ensemble_size: int = 32,
+        hidden_size: int = 512,
+        n_hidden_layers: int = 4,
+        activation: str = "swish",
+        min_log_var: float = -5.0,
+        max_log_var: float = -1.0,
+    ) -> None:
+        super().__init__()
+        if state_dim < 1 or action_dim < 1:
+            raise ValueError(f"state_dim and action_dim must be positive, got {state_dim} and {action_dim}")
+        self.state_dim, self.action_dim = state_dim, action_dim
+        self.net = GaussianEnsemble(
+            ensemble_size,
+            state_dim + action_dim,
+            out_dim=state_dim,
+            hidden_size=hidden_size,
+            n_hidden_layers=n_hidden_layers,
+            activation=activation,
+            min_log_var=min_log_var,
+            max_log_var=max_log_var,
+        )
+        self.state_norm = RunningNormalizer(state_dim)
+        self.action_norm = RunningNormalizer(action_dim)
+        self.delta_norm = RunningNormalizer(state_dim)
+
+    @property
+    def ensemble_size(self) -> int:
+        return self.net.ensemble_size
+
+    def update_normalizers(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> None:
+        """Add real transitions (B, d), (B, a), (B, d) to the running statistics."""
+        self.state_norm.update(states)
+        self.action_norm.update(actions)
+        self.delta_norm.update(next_states - states)
+
+    def _inputs(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """(..., B, d + a) normalised inputs of (..., B, d) states and (..., B, a) actions."""
+        return torch.cat([self.state_norm.normalize(states), self.action_norm.normalize(actions)], -1)
+
+    def normalized_prediction(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's mean and variance of the normalised state change, each (E, B, d).
+
+        :param states: (B, d) shared by all members, or (E, B, d) one batch per member.
+        :param actions: (B, a) or (E, B, a), as ``states``.
+        """
+        return self.net.mean_and_var(self._inputs(states, actions))
+
+    def nll(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
+        """(E, B) Gaussian NLL (up to a constant) of the real changes, in normalised units."""
+        targets = self.delta_norm.normalize(next_states - states)  # (B, d)
+        return self.net.nll(self._inputs(states, actions), targets)
+
+    def predict_next(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's mean and variance of the next state in the env's units, each (E, B, d)."""
+        mean, var = self.normalized_prediction(states, actions)  # (E, B, d) each
+        std = self.delta_norm.std.to(mean.dtype)  # (d,)
+        return states + self.delta_norm.denormalize(mean), var * std**2
+
+    def sample_next(
+        self, states: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One imagined step per row, as the official ``Imagination.step``: a member drawn at random per row
+        samples the next state from its Gaussian.
+
+        :return: (B, d) next states and every member's normalised (E, B, d) means and variances (for the
+            utility).
+        """
+        mean, var = self.normalized_prediction(states, actions)  # (E, B, d) each
+        B = states.shape[0]
+        member = torch.randint(self.ensemble_size, (B,), generator=generator, device=states.device)  # (B,)
+        rows = torch.arange(B, device=states.device)
+        noise = torch.randn(states.shape, generator=generator, device=states.device)  # (B, d)
+        delta = mean[member, rows] + var[member, rows].sqrt() * noise  # (B, d) normalised change
+        return states + self.delta_norm.denormalize(delta), mean, var

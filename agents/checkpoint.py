@@ -50,8 +50,9 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` and check it holds a ``kind`` model.
+def load_checkpoint(path: str | os.PathLike, *, kind: str | tuple[str, ...]) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` and check it holds a ``kind`` model (or one of
+    the kinds in a tuple).
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError``, naming the file, for one that is
     truncated, not a torch file, holds objects other than tensors and plain values, or holds another
@@ -75,8 +76,10 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str) -> dict[str, Any]:
         raise ValueError(f"{path} is not a readable checkpoint (truncated, or not a torch file): {reason}") from err
     if not isinstance(checkpoint, dict) or "kind" not in checkpoint:
         raise ValueError(f"{path} is not a maxplore checkpoint: it holds a {type(checkpoint).__name__} without 'kind'")
-    if checkpoint["kind"] != kind:
-        raise ValueError(f"{path} holds a {checkpoint['kind']!r} checkpoint, expected {kind!r}")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if checkpoint["kind"] not in kinds:
+        expected = repr(kind) if isinstance(kind, str) else " or ".join(map(repr, kind))
+        raise ValueError(f"{path} holds a {checkpoint['kind']!r} checkpoint, expected {expected}")
     return checkpoint
 
 

@@ -19,6 +19,7 @@ from agents.bootstrapped_dqn import BootstrappedDQN
 from agents.dqn import DQN
 from agents.encoders import SmallCNN
 from agents.max import MAX
+from agents.max.base import planner_class
 from agents.reference_explorers import PerfectMemoryExplorer, RandomExplorer
 from agents.tabular_explorer import check_discrete_spaces
 
@@ -54,10 +55,13 @@ PIXEL_POLICY_KWARGS: dict[str, Any] = {
 def check_spaces(algo: str, env: GymEnv) -> None:
     """Raise ``TypeError`` naming the agent and the spaces when ``env``'s spaces do not fit ``algo``.
 
-    MAX and the reference explorers need Discrete observations and actions; the DQN family needs
-    Discrete actions (any observation SB3's policies take).
+    MAX needs Discrete observations and actions, or a 1-D Box of observations and Box actions; the
+    reference explorers need Discrete observations and actions; the DQN family needs Discrete actions (any
+    observation SB3's policies take).
     """
-    if algo in SB3_AGENTS:
+    if algo == "max":
+        planner_class(env)
+    elif algo in SB3_AGENTS:
         if not isinstance(env.action_space, spaces.Discrete):
             raise TypeError(
                 f"{algo} ({AGENTS[algo].__name__}) needs a Discrete action space; got action_space={env.action_space}"

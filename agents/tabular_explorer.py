@@ -90,6 +90,8 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
 
     # names of the constructor's hyper-parameters, written into checkpoints
     HYPER_PARAMETERS: ClassVar[tuple[str, ...]] = ("log_interval",)
+    # the "kind" a checkpoint records (default: the class name)
+    CHECKPOINT_KIND: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -251,7 +253,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         ``.pt`` is appended when ``path`` has no suffix; the file appears complete or not at all.
         """
         checkpoint = {
-            "kind": type(self).__name__,
+            "kind": self.CHECKPOINT_KIND or type(self).__name__,
             "hyper_parameters": {name: getattr(self, name) for name in self.HYPER_PARAMETERS},
             "seed": self.seed,
             "spaces": {"n_states": self.n_states, "n_actions": self.n_actions},
@@ -288,7 +290,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         :param device: where to put the model's tensors.
         :param kwargs: constructor arguments to override (e.g. ``tensorboard_log``, ``verbose``).
         """
-        checkpoint = load_checkpoint(path, kind=cls.__name__)
+        checkpoint = load_checkpoint(path, kind=cls.CHECKPOINT_KIND or cls.__name__)
         hyper = {**checkpoint["hyper_parameters"], "seed": checkpoint["seed"], **kwargs}
         saved_spaces = checkpoint["spaces"]
         if env is None:

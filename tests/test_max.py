@@ -148,11 +148,11 @@ def test_max_tries_every_reachable_pair_of_slippery_frozen_lake(states):
     assert len(terminal) and np.all(model.utility[terminal] == 0)  # nothing to gain where episodes end
 
 
-def test_rejects_box_observations():
-    with pytest.raises(TypeError, match="Discrete observation"):
+def test_rejects_box_observations_with_discrete_actions():
+    with pytest.raises(TypeError, match="encoding='index'"):
         MAX(gym.make("maxplore/Chain-v0", encoding="onehot"))
-    with pytest.raises(TypeError, match="Discrete"):
-        MAX(gym.make("Pendulum-v1"))
+    with pytest.raises(TypeError, match="1-D Box states"):
+        MAX(gym.make("CartPole-v1"))
 
 
 @pytest.mark.parametrize(

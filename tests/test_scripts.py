@@ -133,7 +133,7 @@ def test_train_runs_any_gymnasium_id_with_no_other_flag(algo, env_id, closing, t
 @pytest.mark.parametrize(
     ("algo", "env_id", "message"),
     [
-        ("max", "CartPole-v1", r"error: max: MAX needs Discrete observations .* got observation_space=Box"),
+        ("max", "CartPole-v1", r"error: max: MAX plans over Discrete states .* got observation_space=Box"),
         ("dqn", "Pendulum-v1", r"error: dqn: dqn \(DQN\) needs a Discrete action space; got action_space=Box"),
         ("random", "maxplore/Maze-v0", r"error: random: RandomExplorer needs Discrete observations"),
     ],

@@ -1,4 +1,4 @@
-"""Model-Based Active Exploration for discrete worlds.
+"""MAX's planner for counted states: exact value iteration in the exploration MDP.
 
 MAX (Shyam, Jaskowski & Gomez, "Model-Based Active Exploration", ICML 2019): fit a bootstrapped
 ensemble of forward models to everything seen so far, score each (state, action) by how much the
@@ -21,6 +21,7 @@ from stable_baselines3.common.type_aliases import GymEnv
 from torch.nn import functional as F
 
 from agents.checkpoint import env_identity
+from agents.max.base import MAX
 from agents.tabular_explorer import TabularExplorer
 from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
@@ -34,8 +35,9 @@ DEFAULT_PLANNING_HORIZON = 100  # steps planned over before any episode has ende
 MAX_PLANNING_HORIZON = 1000  # cap of a horizon refined from observed episode lengths
 
 
-class MAX(TabularExplorer):
-    """Model-Based Active Exploration on Discrete observation and action spaces.
+class TabularMAX(MAX, TabularExplorer):
+    """Model-Based Active Exploration on Discrete observation and action spaces (``MAX(env)`` builds this
+    planner for a Discrete observation space).
 
     Every ``train_freq`` real steps the ensemble is refit on all data (``gradient_steps`` Adam steps,
     each member weighting each transition by its own bootstrap draw), the exploration MDP is rebuilt
@@ -57,7 +59,9 @@ class MAX(TabularExplorer):
         code per pair, the default) or ``"factored"`` (one-hot state concatenated with one-hot action).
     :param learning_rate: Adam learning rate of the ensemble.
     :param gradient_steps: Adam steps per refit.
-    :param batch_size: minibatch size of a refit; ``None`` uses all data in every step.
+    :param batch_size: minibatch of distinct transitions per gradient step (default 256); while there are at
+        most this many (every chain up to 128 states) each step uses all of them, as ``None`` always does.
+        Refits on Taxi-v4's ~2,000 distinct transitions would otherwise cost O(transitions x states seen).
     :param train_freq: refit and re-plan every this many real steps.
     :param learning_starts: uniformly random actions for this many steps before planning starts.
     :param bootstrap: ``"bayesian"`` (Exponential(1) weights, the default), ``"poisson"``, ``"bernoulli"`` or
@@ -92,7 +96,7 @@ class MAX(TabularExplorer):
         states: str = "observed",
         learning_rate: float = 3e-2,
         gradient_steps: int = 10,
-        batch_size: int | None = None,
+        batch_size: int | None = 256,
         train_freq: int = 1,
         learning_starts: int = 0,
         bootstrap: str = "bayesian",
@@ -287,6 +291,7 @@ class MAX(TabularExplorer):
             record_sparsity(self.logger, self.ensemble)
 
     # ------------------------------------------------------------------ checkpoints
+    CHECKPOINT_KIND = "MAX"  # as written before the continuous planner existed
     HYPER_PARAMETERS = (
         "ensemble_size", "hidden_size", "n_hidden_layers", "activation", "code_scale", "inputs", "states",
         "learning_rate", "gradient_steps", "batch_size", "train_freq", "learning_starts", "bootstrap",

@@ -1,0 +1,11 @@
+"""Model-Based Active Exploration (Shyam, Jaskowski & Gomez, ICML 2019).
+
+- :class:`MAX`: the one public class; ``MAX(env)`` builds the planner that fits ``env``.
+- :class:`~agents.max.tabular.TabularMAX`: counted states, exact value iteration in the exploration MDP.
+- :class:`~agents.max.continuous.ContinuousMAX`: continuous states, a SAC policy trained in imagination.
+"""
+
+from agents.max.base import MAX
+from agents.max.tabular import DEFAULT_PLANNING_HORIZON, MAX_PLANNING_HORIZON, TabularMAX
+
+__all__ = ["DEFAULT_PLANNING_HORIZON", "MAX", "MAX_PLANNING_HORIZON", "TabularMAX"]

@@ -1,0 +1,413 @@
+"""MAX's planner for continuous states: a SAC policy trained in the imagined exploration MDP.
+
+Shyam, Jaskowski & Gomez, ICML 2019, sections 3-4, and the official ``main.py``: after a random
+warm-up, every ``policy_every`` real steps the Gaussian ensemble is refit on all real transitions (each
+member with its own bootstrap weights) and a fresh exploration policy is trained: first on the real data
+relabelled with the utility ("reactive" updates), then on imagined episodes of ``n_actors`` actors
+started at the current real state, rewarded by the members' disagreement. The agent acts with the
+policy's mean action. ``utility`` and ``imagination`` give the paper's baselines: JDRX
+(``imagination=False``), PERX (``utility="prediction_error"``, reactive) and TVAX
+(``utility="trajectory_variance"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.utils import safe_mean
+
+from agents.callbacks import ProgressBarMixin
+from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
+from agents.devices import check_device
+from agents.max.base import MAX
+from agents.max.sac import SAC
+from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
+from world_models.continuous import GaussianDynamicsEnsemble
+from world_models.imagination import ImaginedExploration
+from world_models.utilities import jensen_renyi, prediction_error
+
+logger = logging.getLogger(__name__)
+
+UTILITIES = ("jensen_renyi", "prediction_error", "trajectory_variance")
+
+# The official code's defaults ("paper", read from its main.py) and a configuration that runs on two CPU
+# cores ("reduced"; the constructor's defaults). docs/BENCHMARKS.md tabulates both.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "ensemble_size": 32, "hidden_size": 512, "n_hidden_layers": 4, "model_steps": None, "model_epochs": 50,
+        "refit_from_scratch": True, "policy_every": 25, "warmup_steps": 256, "n_actors": 128, "horizon": 50,
+        "imagined_episodes": 50, "reactive_episodes": 3, "sac_hidden_size": 256, "sac_batch_size": 4096,
+    },
+    "reduced": {
+        "ensemble_size": 8, "hidden_size": 200, "n_hidden_layers": 2, "model_steps": 200, "model_epochs": None,
+        "refit_from_scratch": False, "policy_every": 100, "warmup_steps": 256, "n_actors": 128, "horizon": 25,
+        "imagined_episodes": 6, "reactive_episodes": 3, "sac_hidden_size": 128, "sac_batch_size": 256,
+    },
+}  # fmt: skip
+
+
+class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
+    """Model-Based Active Exploration on 1-D ``Box`` observations and ``Box`` actions.
+
+    :param env: the environment or its id.
+    :param ensemble_size: forward models E.
+    :param hidden_size: width of each member's hidden layers.
+    :param n_hidden_layers: hidden layers per member.
+    :param model_learning_rate: Adam learning rate of the ensemble (official: 1e-3).
+    :param model_batch_size: minibatch of a model step (official: 256).
+    :param model_steps: Adam steps per refit; ``None`` uses ``model_epochs`` passes over the data instead.
+    :param model_epochs: passes over the data per refit when ``model_steps`` is ``None`` (official: 50).
+    :param max_grad_norm: gradient clipping of the model (official: 5).
+    :param refit_from_scratch: re-initialise the ensemble before each refit (official), or keep training it.
+    :param bootstrap: members' data weights, see :mod:`world_models.bootstrap`.
+    :param warmup_steps: uniformly random actions first (official: 256).
+    :param policy_every: refit and train a fresh policy every this many real steps.
+    :param utility: ``"jensen_renyi"`` (MAX), ``"prediction_error"`` (PERX, reactive only) or
+        ``"trajectory_variance"`` (TVAX, imagination only).
+    :param imagination: train the policy in imagined episodes (MAX, TVAX); ``False`` trains it on real
+        data relabelled with the utility only (JDRX, PERX).
+    :param decay: Jensen-Renyi variance rescaling (official: 0.1).
+    :param n_actors: imagined actors (official: 128).
+    :param horizon: imagined steps per episode (official: 50).
+    :param imagined_episodes: imagined episodes per policy (official: 50).
+    :param reactive_episodes: reactive warm-up of each policy, in episodes of ``horizon`` updates on real
+        data relabelled with the utility (official: 3).
+    :param sac_hidden_size: width of the policy's and critics' two hidden layers (official: 256).
+    :param sac_batch_size: SAC minibatch (official: 4096).
+    :param sac_learning_rate: Adam learning rate of SAC.
+    :param alpha: SAC's fixed entropy weight (official: 0.02).
+    :param tensorboard_log: folder for TensorBoard runs.
+    :param seed: seed of every random choice.
+    :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    :param verbose: 0 silent, 1 SB3's console logger.
+    :param log_interval: dump logs every this many episodes.
+    """
+
+    HYPER_PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "ensemble_size", "hidden_size", "n_hidden_layers", "model_learning_rate", "model_batch_size", "model_steps",
+        "model_epochs", "max_grad_norm", "refit_from_scratch", "bootstrap", "warmup_steps", "policy_every", "utility",
+        "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "reactive_episodes", "sac_hidden_size",
+        "sac_batch_size", "sac_learning_rate", "alpha", "log_interval",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        env: GymEnv | str,
+        *,
+        ensemble_size: int = 8,
+        hidden_size: int = 200,
+        n_hidden_layers: int = 2,
+        model_learning_rate: float = 1e-3,
+        model_batch_size: int = 256,
+        model_steps: int | None = 200,
+        model_epochs: int | None = None,
+        max_grad_norm: float = 5.0,
+        refit_from_scratch: bool = False,
+        bootstrap: str = "bayesian",
+        warmup_steps: int = 256,
+        policy_every: int = 100,
+        utility: str = "jensen_renyi",
+        imagination: bool = True,
+        decay: float = 0.1,
+        n_actors: int = 128,
+        horizon: int = 25,
+        imagined_episodes: int = 6,
+        reactive_episodes: int = 3,
+        sac_hidden_size: int = 128,
+        sac_batch_size: int = 256,
+        sac_learning_rate: float = 3e-4,
+        alpha: float = 0.02,
+        tensorboard_log: str | None = None,
+        seed: int | None = None,
+        device: torch.device | str = "auto",
+        verbose: int = 0,
+        log_interval: int = 1,
+    ) -> None:
+        check_device(device)
+        if utility not in UTILITIES:
+            raise ValueError(f"utility must be one of {UTILITIES}, got {utility!r}")
+        if utility == "prediction_error" and imagination:
+            raise ValueError("utility='prediction_error' needs real outcomes: pass imagination=False (PERX)")
+        if utility == "trajectory_variance" and not imagination:
+            raise ValueError("utility='trajectory_variance' is a spread of imagined actors: needs imagination=True")
+        if bootstrap not in BOOTSTRAP_SCHEMES:
+            raise ValueError(f"bootstrap must be one of {BOOTSTRAP_SCHEMES}, got {bootstrap!r}")
+        if (model_steps is None) == (model_epochs is None):
+            raise ValueError("give exactly one of model_steps and model_epochs")
+        for name in ("ensemble_size", "policy_every", "n_actors", "horizon", "sac_batch_size", "model_batch_size"):
+            value = locals()[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if ensemble_size < 2:
+            raise ValueError(f"ensemble_size must be at least 2 (disagreement needs two members), got {ensemble_size}")
+        super().__init__(
+            policy=None,  # type: ignore[arg-type]  # the policy is retrained in imagination, see _train_policy
+            env=env,
+            learning_rate=model_learning_rate,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            seed=seed,
+            supported_action_spaces=(spaces.Box,),
+        )
+        if not isinstance(self.observation_space, spaces.Box) or len(self.observation_space.shape) != 1:
+            raise TypeError(f"ContinuousMAX needs a 1-D Box observation space, got {self.observation_space}")
+        local = locals()
+        for name in self.HYPER_PARAMETERS:
+            setattr(self, name, local[name])
+        self._setup_model()
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_model(self) -> None:
+        self.set_random_seed(self.seed)
+        self.state_dim = int(self.observation_space.shape[0])
+        self.action_dim = int(np.prod(self.action_space.shape))
+        self.rng = np.random.default_rng(self.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(int(self.rng.integers(2**31)))
+        self._build_model()
+        self.sac = self._new_policy()
+        self.has_policy = False
+        # real transitions, (N, d), (N, a) in [-1, 1], (N, d); each member's bootstrap weights (E, N)
+        self.states = torch.zeros(0, self.state_dim, device=self.device)
+        self.actions = torch.zeros(0, self.action_dim, device=self.device)
+        self.next_states = torch.zeros(0, self.state_dim, device=self.device)
+        self.weights = torch.zeros(self.ensemble_size, 0, device=self.device)
+        self.last_nll = float("nan")
+        self.last_utility = float("nan")
+
+    def _build_model(self) -> None:
+        self.model = GaussianDynamicsEnsemble(
+            self.state_dim, self.action_dim, ensemble_size=self.ensemble_size, hidden_size=self.hidden_size,
+            n_hidden_layers=self.n_hidden_layers,
+        ).to(self.device)  # fmt: skip
+        self.optimizer = torch.optim.Adam(self.model.net.parameters(), lr=self.model_learning_rate)
+
+    def _new_policy(self) -> SAC:
+        return SAC(
+            self.state_dim, self.action_dim, hidden_size=self.sac_hidden_size, learning_rate=self.sac_learning_rate,
+            alpha=self.alpha,
+        ).to(self.device)  # fmt: skip
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    # ------------------------------------------------------------------ actions
+    def _to_env_action(self, u: np.ndarray) -> np.ndarray:
+        """Policy units [-1, 1] -> the env's action bounds."""
+        low, high = self.action_space.low, self.action_space.high
+        return (low + (u + 1.0) * 0.5 * (high - low)).astype(self.action_space.dtype)
+
+    def _policy_action(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """(B, a) policy-unit actions; uniform random before the first policy."""
+        if not self.has_policy:
+            return self.rng.uniform(-1.0, 1.0, size=(len(obs), self.action_dim))
+        states = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        return self.sac.act(states, deterministic).cpu().numpy()
+
+    def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
+        """The exploration policy's mean action (how MAX acts) for one observation or a batch."""
+        obs = np.asarray(observation, dtype=np.float32)
+        batch = obs.reshape(-1, self.state_dim)
+        actions = self._to_env_action(self._policy_action(batch))
+        return (actions if obs.ndim > 1 else actions[0]), state
+
+    # ------------------------------------------------------------------ model and policy
+    def _store(self, state: np.ndarray, action: np.ndarray, next_state: np.ndarray) -> None:
+        row = [torch.as_tensor(x, dtype=torch.float32, device=self.device).view(1, -1)
+               for x in (state, action, next_state)]  # fmt: skip
+        self.model.update_normalizers(*row)
+        self.states = torch.cat([self.states, row[0]])
+        self.actions = torch.cat([self.actions, row[1]])
+        self.next_states = torch.cat([self.next_states, row[2]])
+        draw = torch.as_tensor(bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng), device=self.device)
+        self.weights = torch.cat([self.weights, draw.float()], 1)  # (E, N)
+
+    def train(self) -> float:
+        """Refit the ensemble on every real transition; returns the last step's weighted NLL."""
+        if self.refit_from_scratch:
+            self._build_model_keeping_normalizers()
+        n = len(self.states)
+        steps = self.model_steps or max(1, self.model_epochs * math.ceil(n / self.model_batch_size))
+
+        def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
+            if index is None:
+                return self.model.nll(self.states, self.actions, self.next_states)  # (E, N)
+            return self.model.nll(self.states[index], self.actions[index], self.next_states[index])  # (E, b)
+
+        self.model.train()
+        self.last_nll = fit(
+            nll_fn, self.weights, self.optimizer, steps=steps, batch_size=self.model_batch_size, rng=self.rng,
+            max_grad_norm=self.max_grad_norm,
+        )  # fmt: skip
+        self._n_updates += steps
+        return self.last_nll
+
+    def _build_model_keeping_normalizers(self) -> None:
+        norms = {k: v for k, v in self.model.state_dict().items() if "_norm." in k}
+        self._build_model()
+        self.model.load_state_dict({**self.model.state_dict(), **norms})
+
+    @torch.no_grad()
+    def _real_utility(self, index: torch.Tensor) -> torch.Tensor:
+        """(b,) the utility of real transitions ``index``, for the reactive updates."""
+        s, a, s_next = self.states[index], self.actions[index], self.next_states[index]
+        mean, var = self.model.normalized_prediction(s, a)  # (E, b, d) each
+        if self.utility == "prediction_error":
+            return prediction_error(mean, self.model.delta_norm.normalize(s_next - s))
+        max_var = math.exp(self.model.net.max_log_var)
+        return jensen_renyi(mean, var, decay=self.decay, max_var=max_var)  # trajectory_variance: imagination only
+
+    def _train_policy(self, start: np.ndarray) -> None:
+        """A fresh SAC: reactive updates on relabelled real data, then imagined episodes from ``start``."""
+        self.sac = self._new_policy()
+        n = len(self.states)
+        if self.utility != "trajectory_variance":
+            for _ in range(self.reactive_episodes * self.horizon):
+                index = torch.randint(n, (min(self.sac_batch_size, n),), generator=self.generator, device=self.device)
+                reward = self._real_utility(index)
+                s, a, s_next = self.states[index], self.actions[index], self.next_states[index]
+                self.sac.update(s, a, reward, s_next, torch.zeros_like(reward))
+                self.last_utility = float(reward.mean())
+        if self.imagination:
+            self._train_in_imagination(torch.as_tensor(start, dtype=torch.float32, device=self.device))
+        self.has_policy = True
+
+    def _train_in_imagination(self, start: torch.Tensor) -> None:
+        imagined = ImaginedExploration(
+            self.model, n_actors=self.n_actors, horizon=self.horizon, utility=self.utility, decay=self.decay,
+            generator=self.generator,
+        )  # fmt: skip
+        buffer: list[tuple[torch.Tensor, ...]] = []  # every imagined step of this policy's training
+        rewards = []
+        self.model.eval()
+        for _ in range(self.imagined_episodes):
+            states = imagined.reset(start)  # (N, d)
+            done = False
+            while not done:
+                with torch.no_grad():
+                    actions = self.sac.actor(states)[0]  # (N, a) sampled: the policy explores its MDP
+                next_states, reward, done = imagined.step(actions)
+                ends = torch.full_like(reward, float(done))  # (N,) the horizon ends every actor together
+                buffer.append((states, actions, reward, next_states, ends))
+                rewards.append(reward.mean())
+                data = [torch.cat(column) for column in zip(*buffer, strict=True)]
+                index = torch.randint(len(data[0]), (min(self.sac_batch_size, len(data[0])),),
+                                      generator=self.generator, device=self.device)  # fmt: skip
+                self.sac.update(*(column[index] for column in data))
+                states = next_states
+        self.last_utility = float(torch.stack(rewards).mean())
+
+    # ------------------------------------------------------------------ learning loop
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ):
+        """Explore for ``total_timesteps`` real steps (or until a callback returns False); arguments as
+        Stable-Baselines3's ``learn``."""
+        if self.env is None:
+            raise ValueError("ContinuousMAX has no env: pass one to the constructor or to load(..., env=env)")
+        log_interval = self.log_interval if log_interval is None else log_interval
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name or "MAX", progress_bar
+        )
+        callback.on_training_start(locals(), globals())
+        while self.num_timesteps < total_timesteps:
+            obs = np.asarray(self._last_obs, dtype=np.float32).reshape(1, -1)
+            u = self._policy_action(obs)  # (1, a) in [-1, 1]
+            new_obs, _, dones, infos = self.env.step(self._to_env_action(u))
+            self.num_timesteps += 1
+            done = bool(dones[0])
+            next_obs = infos[0]["terminal_observation"] if done else new_obs
+            self._update_info_buffer(infos, dones)
+            self._store(obs[0], u[0], np.asarray(next_obs, dtype=np.float32).reshape(-1))
+            self._last_obs = new_obs
+            after_warmup = self.num_timesteps - self.warmup_steps
+            if after_warmup >= 0 and after_warmup % self.policy_every == 0:
+                self.train()
+                self._train_policy(np.asarray(new_obs, dtype=np.float32).reshape(-1))
+            if done:
+                self._episode_num += 1
+                if self._episode_num % log_interval == 0:
+                    self._dump_logs()
+            callback.update_locals(locals())
+            if not callback.on_step():
+                break
+        callback.on_training_end()
+        return self
+
+    def _dump_logs(self) -> None:
+        self.logger.record("explore/utility_mean", self.last_utility)
+        self.logger.record("model/nll", self.last_nll)
+        if self.ep_info_buffer:
+            self.logger.record("rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.ep_info_buffer]))
+            self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
+        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
+        self.logger.dump(step=self.num_timesteps)
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002
+        """Write hyper-parameters, model, policy, data, counters and random state (pickle-free)."""
+        checkpoint = {
+            "kind": "ContinuousMAX",
+            "hyper_parameters": {name: getattr(self, name) for name in self.HYPER_PARAMETERS},
+            "seed": self.seed,
+            "env": env_identity(self.env) if self.env is not None else None,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "sac": self.sac.state_dict(),
+            "sac_optimizers": [self.sac.actor_optimizer.state_dict(), self.sac.critic_optimizer.state_dict()],
+            "has_policy": self.has_policy,
+            "data": {
+                "states": self.states,
+                "actions": self.actions,
+                "next_states": self.next_states,
+                "weights": self.weights,
+            },  # fmt: skip
+            "counters": {
+                "num_timesteps": self.num_timesteps,
+                "episode_num": self._episode_num,
+                "n_updates": self._n_updates,
+            },  # fmt: skip
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        save_checkpoint(checkpoint, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: GymEnv | None = None, device: torch.device | str = "auto", **kwargs):
+        """Load a checkpoint written by :meth:`save` into ``env`` (needed to continue learning)."""
+        checkpoint = load_checkpoint(path, kind="ContinuousMAX")
+        if env is None:
+            raise ValueError("ContinuousMAX.load needs the env (its spaces size the networks)")
+        warn_if_other_env(checkpoint.get("env"), env, path)
+        hyper = {**checkpoint["hyper_parameters"], "seed": checkpoint["seed"], **kwargs}
+        model = cls(env, device=device, **hyper)
+        model.model.load_state_dict(checkpoint["model"])
+        model.optimizer.load_state_dict(checkpoint["optimizer"])
+        model.sac.load_state_dict(checkpoint["sac"])
+        model.sac.actor_optimizer.load_state_dict(checkpoint["sac_optimizers"][0])
+        model.sac.critic_optimizer.load_state_dict(checkpoint["sac_optimizers"][1])
+        model.has_policy = checkpoint["has_policy"]
+        for name, value in checkpoint["data"].items():
+            setattr(model, name, value.to(model.device))
+        counters = checkpoint["counters"]
+        model.num_timesteps, model._episode_num = counters["num_timesteps"], counters["episode_num"]
+        model._n_updates = counters["n_updates"]
+        model.rng.bit_generator.state = checkpoint["rng"]
+        model.generator.set_state(checkpoint["generator"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        return model

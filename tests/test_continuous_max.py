@@ -57,8 +57,12 @@ def test_sac_learns_a_one_step_bandit():
 
 @pytest.mark.parametrize(
     "flags",
-    [{}, {"imagination": False}, {"utility": "prediction_error", "imagination": False},
-     {"utility": "trajectory_variance"}],  # fmt: skip
+    [
+        {},
+        {"imagination": False},
+        {"utility": "prediction_error", "imagination": False},
+        {"utility": "trajectory_variance"},
+    ],  # fmt: skip
     ids=["MAX", "JDRX", "PERX", "TVAX"],
 )
 def test_every_variant_runs_seeded_and_learns_its_model(flags):

@@ -5,6 +5,7 @@
     python scripts/benchmark.py ablation       # MAX: bootstrap x input coding x ensemble size, L = 50, 100
     python scripts/benchmark.py observed       # MAX over all state indices vs the states seen: mazes, Taxi cost
     python scripts/benchmark.py worlds         # every agent on FrozenLake, CliffWalking, Taxi, mazes: vs perfect memory
+    python scripts/benchmark.py sac-speed      # one imagined SAC step: the lean torch SAC vs Stable-Baselines3's
     python scripts/benchmark.py speed          # batched ensemble vs a Python loop over members
     python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
     python scripts/benchmark.py tune           # the baselines' hyper-parameter grid on the 20-state chain
@@ -44,7 +45,7 @@ from agents.run_grid.reports import (  # noqa: E402
 from agents.run_grid.runs import exploit_once, explore_once  # noqa: E402
 from agents.run_grid.tuning import SEARCHES, tune_settings  # noqa: E402
 
-SUITES = ("env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "chain", "tune", "sanity")
+SUITES = ("env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity")
 
 
 @dataclass
@@ -480,6 +481,66 @@ def sanity(cfg: BenchmarkConfig) -> list[dict]:
     return results
 
 
+def sac_speed(cfg: BenchmarkConfig) -> dict:
+    """Cost of one step of MAX's policy training in imagination (128 actors, 2 x 128 networks, batch 256)
+    with the lean SAC of agents.max.sac against Stable-Baselines3's SAC fed through its numpy buffer."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import SAC as SB3SAC
+
+    from agents.max.sac import SAC
+
+    d, a, n, batch = 17, 6, 128, 256  # HalfCheetah's state and action sizes, MAX's 128 actors
+    repeats = 20 if cfg.quick else 200
+    device = torch.device(cfg.device)
+    states = torch.randn(n, d, device=device)
+    lean = SAC(d, a, hidden_size=128).to(device)
+    buffer = [torch.randn(4096, d), torch.rand(4096, a) * 2 - 1, torch.randn(4096), torch.randn(4096, d),
+              torch.zeros(4096)]  # fmt: skip
+    buffer = [column.to(device) for column in buffer]
+
+    def lean_step() -> None:
+        actions = lean.actor(states)[0].detach()  # (N, a) stays a tensor
+        index = torch.randint(4096, (batch,), device=device)
+        lean.update(*(column[index] for column in buffer))
+        del actions
+
+    space = gym.spaces.Box(-1.0, 1.0, (d,), dtype="float32")
+    dummy = gym.make("Pendulum-v1")  # SB3 needs an env for its spaces only
+    dummy.observation_space, dummy.action_space = space, gym.spaces.Box(-1.0, 1.0, (a,), dtype="float32")
+    sb3 = SB3SAC("MlpPolicy", dummy, policy_kwargs={"net_arch": [128, 128]}, batch_size=batch, ent_coef=0.02,
+                 buffer_size=10_000, device=device, learning_starts=0)  # fmt: skip
+    from stable_baselines3.common.logger import configure
+
+    sb3.set_logger(configure(None, []))  # train() records its losses
+    observations = np.random.randn(n, d).astype(np.float32)
+    for _ in range(40):  # fill the buffer
+        sb3.replay_buffer.add(observations[:1], observations[:1], np.zeros((1, a), np.float32), np.zeros(1),
+                              np.zeros(1), [{}])  # fmt: skip
+
+    def sb3_step() -> None:
+        actions, _ = sb3.predict(observations)  # torch -> numpy
+        for i in range(n):  # an imagined step's 128 transitions into SB3's numpy buffer
+            sb3.replay_buffer.add(observations[i : i + 1], observations[i : i + 1], actions[i : i + 1], np.zeros(1),
+                                  np.zeros(1), [{}])  # fmt: skip
+        sb3.train(gradient_steps=1, batch_size=batch)
+
+    timings = {}
+    for name, fn in (("lean torch SAC (agents.max.sac)", lean_step), ("Stable-Baselines3 SAC", sb3_step)):
+        for _ in range(3):
+            fn()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        timings[name] = 1e3 * (time.perf_counter() - start) / repeats
+    print(f"\none imagined step (act for {n} actors, store, one update at batch {batch}), mean of {repeats}, "
+          f"{torch.get_num_threads()} thread(s), device {device}\n")  # fmt: skip
+    print("| SAC | ms per imagined step |\n| --- | ---: |")
+    for name, ms in timings.items():
+        print(f"| {name} | {ms:.2f} |")
+    return timings
+
+
 def ensemble_speed(cfg: BenchmarkConfig) -> list[dict]:
     """Forward+backward of the batched ensemble vs a Python loop over E separate member modules."""
     import torch
@@ -551,7 +612,7 @@ def main() -> None:
         aside = grid_cache(cfg).with_suffix(f".{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
         grid_cache(cfg).rename(aside)
         print(f"stored runs set aside: {aside}")
-    if cfg.backend == "ray" and cfg.suite in ("env-speed", "speed"):
+    if cfg.backend == "ray" and cfg.suite in ("env-speed", "speed", "sac-speed"):
         print(f"note: {cfg.suite} times this machine; it runs in this process, not on Ray")
     if cfg.suite == "env-speed":
         results = env_speed(cfg)
@@ -563,6 +624,8 @@ def main() -> None:
         results = observed(cfg)
     elif cfg.suite == "worlds":
         results = worlds(cfg)
+    elif cfg.suite == "sac-speed":
+        results = sac_speed(cfg)
     elif cfg.suite == "chain":
         results = chain(cfg)
     elif cfg.suite == "tune":

@@ -125,3 +125,28 @@ def test_ray_retries_the_run_of_a_killed_worker_without_losing_or_duplicating_on
     assert outcomes(records) == expected
     lines = cache.read_text().splitlines()
     assert len(lines) == 4 and len({json.loads(line)["key"] for line in lines}) == 4
+
+
+@pytest.mark.slow  # Ray Tune's experiment set-up: ~1 min on 2 idle cores, 4 under load
+def test_tune_suite_on_ray_tune_matches_the_local_grid_and_is_not_rerun(tmp_path, local_ray, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from benchmark import BenchmarkConfig, tune
+
+    def config(out, **kwargs):
+        return BenchmarkConfig(suite="tune", out=str(out), quick=True, episodes=2, agents=["dqn"], workers=2,
+                               tensorboard=False, **kwargs)  # fmt: skip
+
+    local = tune(config(tmp_path / "local"))
+    on_ray = tune(config(tmp_path / "ray", backend="ray"))
+    assert len(on_ray) == len(local) == 8  # 4 settings x 2 seeds
+    assert sorted(outcomes(on_ray)) == sorted(outcomes(local))
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| DQN")]
+    assert len(rows) == 8 and rows[:4] == rows[4:]  # the same printed table
+    stored = (tmp_path / "ray" / "tune-runs-quick.jsonl").read_text().splitlines()
+    assert len(stored) == 8
+    again = tune(config(tmp_path / "ray", backend="ray", search="asha"))  # everything stored: no trial runs
+    assert sorted(outcomes(again)) == sorted(outcomes(local))
+    assert len((tmp_path / "ray" / "tune-runs-quick.jsonl").read_text().splitlines()) == 8

@@ -10,6 +10,7 @@ importable by the workers (default :func:`~agents.run_grid.runs.explore_once`).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +25,7 @@ from agents.run_grid.store import ResultStore
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("local", "ray")
+NICENESS = "RAY_worker_niceness"  # read by a Ray started here; its default 15 lets any other process go first
 Run = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -78,7 +80,9 @@ def run_jobs(
 
     indices = list(todo.values())
     with tqdm(total=len(indices), desc=f"runs ({backend})") as bar:
-        if backend == "ray":
+        if not indices:
+            pass  # everything is stored: nothing starts, not even Ray
+        elif backend == "ray":
             _run_on_ray(jobs, indices, run, finish, bar, workers=workers, address=address, retries=retries)
         elif workers == 1:
             for i in indices:
@@ -130,6 +134,7 @@ def _run_on_ray(jobs, indices, run, finish, bar, *, workers: int, address: str |
     if started_here:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address is None:
+            os.environ.setdefault(NICENESS, "0")  # Ray's workers default to nice 15: behind every other process
             ray.init(num_cpus=workers, **options)
         else:
             ray.init(address=address, **options)

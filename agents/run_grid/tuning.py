@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.run_grid.backends import NICENESS
 from agents.run_grid.runs import explore_once, job_key
 from agents.run_grid.store import ResultStore
 
@@ -113,6 +115,8 @@ def tune_settings(
         started_here = not ray.is_initialized()
         if started_here:
             where: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+            if not address:
+                os.environ.setdefault(NICENESS, "0")  # as the local pool's processes, not nice 15
             ray.init(**where, include_dashboard=False, log_to_driver=False)
         try:
             threads = max(job.get("threads", 1) for setting in settings for job in setting["jobs"])

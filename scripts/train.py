@@ -17,6 +17,7 @@ Examples:
     python scripts/train.py --algo bootdqn --episodes 200
     python scripts/train.py --agent-kwargs sparse=True states=all bootstrap=poisson
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
+    python scripts/train.py --env Pendulum-v1 --episodes 5       # MAX on continuous states (--config paper)
     python scripts/train.py --timesteps 2000 --save runs/max_chain.pt
     python scripts/train.py --resume runs/max_chain.pt --episodes 60
     tensorboard --logdir runs
@@ -42,6 +43,7 @@ from config_cli import parse_config, parse_kwargs  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers maxplore/ ids)
 from agents.callbacks import CoverageCallback, ProgressBar, StopOnInterrupt  # noqa: E402
+from agents.max.continuous import continuous_config  # noqa: E402
 from agents.registry import AGENTS, load_agent, make_agent  # noqa: E402
 from agents.tabular_explorer import step_budget  # noqa: E402
 from envs import TransitionCoverage, countable  # noqa: E402
@@ -61,6 +63,11 @@ class TrainConfig:
     agent_kwargs: list[str] = field(
         default_factory=list, metadata={"help": "key=value hyper-parameters of the agent, e.g. sparse=True"}
     )
+    config: str = field(
+        default="reduced",
+        metadata={"help": "MAX on continuous states: the official configuration (paper) or one for two CPU cores "
+                          "(reduced); --agent-kwargs override either", "choices": ["reduced", "paper"]},
+    )  # fmt: skip
     episodes: int = field(default=60, metadata={"help": "stop after this many episodes of the whole run"})
     timesteps: int = field(default=0, metadata={"help": "step budget of the whole run instead of --episodes when > 0"})
     stop_at_full: bool = field(default=True, metadata={"help": "stop once every transition has been tried"})
@@ -109,6 +116,8 @@ def build(cfg: TrainConfig):
             model = load_agent(cfg.algo, cfg.resume, env, device=cfg.device, tensorboard_log=tensorboard_log)
             name = Path(cfg.resume).stem  # TensorBoard continues the checkpoint's run
         else:
+            if cfg.algo == "max":
+                agent_kwargs = {**continuous_config(env, cfg.config), **agent_kwargs}
             model = make_agent(
                 cfg.algo, env, seed=cfg.seed, device=cfg.device, tensorboard_log=tensorboard_log, **agent_kwargs
             )

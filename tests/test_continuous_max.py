@@ -109,3 +109,12 @@ def test_configs_name_the_official_values():
     assert paper["sac_batch_size"] == 4096 and paper["warmup_steps"] == 256
     model = ContinuousMAX(pendulum(), **CONFIGS["reduced"])
     assert model.ensemble_size == 8 and model.horizon == 25
+
+
+def test_train_config_applies_only_to_the_continuous_planner():
+    from agents.max.continuous import continuous_config
+
+    assert continuous_config(pendulum(), "paper") == CONFIGS["paper"]
+    assert continuous_config(gym.make("FrozenLake-v1"), "paper") == {}
+    with pytest.raises(ValueError, match="config"):
+        continuous_config(pendulum(), "huge")

@@ -54,6 +54,20 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+def continuous_config(env: GymEnv | str, config: str) -> dict[str, Any]:
+    """``CONFIGS[config]`` when MAX on ``env`` is the continuous planner, else ``{}`` (the tabular planner
+    has no such configurations)."""
+    if config not in CONFIGS:
+        raise ValueError(f"config must be one of {sorted(CONFIGS)}, got {config!r}")
+    from agents.max.base import planner_class
+
+    try:
+        continuous = planner_class(env) is ContinuousMAX
+    except TypeError:
+        return {}  # no MAX planner fits: the agent's own check names the spaces
+    return dict(CONFIGS[config]) if continuous else {}
+
+
 class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     """Model-Based Active Exploration on 1-D ``Box`` observations and ``Box`` actions.
 

@@ -19,10 +19,12 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.callbacks import ProgressBarMixin
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
+from envs.reachable import reachable_pairs
 
 
 def episode_limit(env: GymEnv) -> int | None:
@@ -136,6 +138,9 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         self.episode_step = 0
         self.longest_episode = 0  # steps of the longest episode ended so far
         self.episode_limit = episode_limit(self.env) if self.env is not None else None
+        # (S, A) the pairs that can be tried (envs.reachable_pairs): what coverage counts
+        world = self.env.envs[0] if isinstance(self.env, DummyVecEnv) else None
+        self.reachable = reachable_pairs(world) if world is not None else np.ones_like(self.visits, dtype=bool)
 
     def _action_values(self, states: np.ndarray) -> np.ndarray:
         """(B,) states -> (B, A) values; the agent takes the greedy action."""
@@ -160,8 +165,9 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
     # ------------------------------------------------------------------ SB3 interface
     @property
     def coverage(self) -> float:
-        """Fraction of (state, action) pairs tried at least once."""
-        return float((self.visits > 0).mean())
+        """Fraction of the (state, action) pairs that can be tried (``envs.reachable_pairs``; every pair when
+        the env publishes no transition table or state mask) tried at least once."""
+        return float((self.visits[self.reachable] > 0).mean())
 
     def learn(
         self,

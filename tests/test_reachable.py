@@ -44,3 +44,15 @@ def test_coverage_counts_only_reachable_pairs():
     assert env.transitions_seen == 1
     env.mark_tried(np.ones((16, 4), dtype=bool))  # every pair, holes' and goal's included
     assert env.transitions_seen == 44 and env.coverage == 1.0
+
+
+def test_agents_coverage_counts_the_reachable_pairs_as_the_wrapper_does():
+    """explore/coverage in TensorBoard comes from the agent: it must agree with the wrapper (FrozenLake:
+    44 of 64 pairs), not count the holes' and goal's actions that can never be tried."""
+    from agents import MAX
+    from envs import TransitionCoverage
+
+    model = MAX(TransitionCoverage(gym.make("FrozenLake-v1")), seed=0)
+    model.learn(300)
+    assert model.reachable.sum() == 44
+    assert model.coverage == model.env.envs[0].get_wrapper_attr("coverage") > 0.3

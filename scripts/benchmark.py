@@ -327,7 +327,8 @@ ACCEPTABLE_RATIO = 1.5  # issue: MAX's median episodes within 1.5x of the perfec
 
 
 def world_jobs(cfg: BenchmarkConfig, worlds: list[tuple], seeds: range) -> list[dict]:
-    """One job per (world, agent, seed), MAX's longest (Taxi) first so parallel workers finish together."""
+    """One job per (world, agent, seed): MAX on Taxi first (the longest runs, so parallel workers finish
+    together), then MAX and the reference explorers, then the DQN family."""
     jobs = [
         {"algo": algo, "length": 0, "seed": seed, "max_episodes": budget // 4 if cfg.quick else budget,
          "device": cfg.device, "threads": cfg.threads, "overrides": {},
@@ -335,7 +336,9 @@ def world_jobs(cfg: BenchmarkConfig, worlds: list[tuple], seeds: range) -> list[
          "env_kwargs": {**kwargs, "layout_seed": seed} if seeded else kwargs, "world": label}
         for label, env_id, kwargs, seeded, budget in worlds for algo in cfg.agents for seed in seeds
     ]  # fmt: skip
-    return sorted(jobs, key=lambda job: not (job["algo"] == "max" and job["env"] == "Taxi-v4"))
+    # MAX on Taxi (the longest runs) first, then the reference rows, then the DQN family
+    return sorted(jobs, key=lambda job: (job["env"] != "Taxi-v4" or job["algo"] != "max",
+                                         job["algo"] not in ("max", "perfect", "random")))  # fmt: skip
 
 
 def worlds(cfg: BenchmarkConfig) -> list[dict]:

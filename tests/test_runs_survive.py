@@ -54,11 +54,12 @@ def test_first_ctrl_c_stops_at_the_end_of_the_episode():
 def test_second_ctrl_c_stops_at_once():
     model = MAX(chain(), seed=0)
     stop = StopOnInterrupt()
+    handler_before = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN in a background job
     with pytest.raises(KeyboardInterrupt):
         model.learn(10 * 19, callback=[SendSigint([5, 7]), stop])
     assert model.num_timesteps == 7
     stop.restore()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before
 
 
 def final_state(path):

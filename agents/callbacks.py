@@ -7,8 +7,10 @@ import logging
 import signal
 from typing import Any
 
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.type_aliases import MaybeCallback
+from stable_baselines3.common.utils import safe_mean
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -149,3 +151,15 @@ class StopOnInterrupt(BaseCallback):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+
+
+def dump_episode_logs(model: BaseAlgorithm) -> None:
+    """Record SB3's rollout means over ``model.ep_info_buffer`` and the episode and step counters, then dump
+    the logger: the end of every ``log_interval``-th episode of the explorers' own ``learn`` loops (their own
+    values are recorded before)."""
+    if model.ep_info_buffer:
+        model.logger.record("rollout/ep_rew_mean", safe_mean([ep["r"] for ep in model.ep_info_buffer]))
+        model.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in model.ep_info_buffer]))
+    model.logger.record("time/episodes", model._episode_num, exclude="tensorboard")
+    model.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
+    model.logger.dump(step=model.num_timesteps)

@@ -18,10 +18,9 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
-from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.callbacks import ProgressBarMixin
+from agents.callbacks import ProgressBarMixin, dump_episode_logs
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 from envs.reachable import reachable_pairs
@@ -227,12 +226,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
     def _dump_logs(self) -> None:
         self.logger.record("explore/coverage", self.coverage)
         self._record_logs()
-        if self.ep_info_buffer:
-            self.logger.record("rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.ep_info_buffer]))
-            self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
-        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
-        self.logger.dump(step=self.num_timesteps)
+        dump_episode_logs(self)
 
     def predict(
         self,

@@ -22,9 +22,8 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
-from stable_baselines3.common.utils import safe_mean
 
-from agents.callbacks import ProgressBarMixin
+from agents.callbacks import ProgressBarMixin, dump_episode_logs
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 from agents.max.base import MAX
@@ -365,11 +364,7 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     def _dump_logs(self) -> None:
         self.logger.record("explore/utility_mean", self.last_utility)
         self.logger.record("model/nll", self.last_nll)
-        if self.ep_info_buffer:
-            self.logger.record("rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.ep_info_buffer]))
-            self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
-        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
-        self.logger.dump(step=self.num_timesteps)
+        dump_episode_logs(self)
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002

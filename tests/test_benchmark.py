@@ -29,6 +29,8 @@ def test_curves_are_held_at_their_last_value_and_censored_runs_show_as_over_budg
     assert [r["algo"] for r in rows] == ["max", "dqn"]
     assert rows[0]["eps_median"] == 2.5 and rows[0]["reached"] == 2
     assert not np.isfinite(rows[1]["eps_median"]) and rows[1]["reached"] == 0
+    no_episode_ended = {**fake_run("dqn", 10, 1, [], None), "final_coverage": 0.4}  # CliffWalking's case
+    assert coverage_curve(no_episode_ended).tolist() == [0.4] * 10
     table = markdown_table(rows)
     assert "| 10 | MAX | 2.5 (2 to 3) | 2/2 |" in table
     assert "| 10 | DQN (eps-greedy) | >10 (>10 to >10) | 0/1 | 10% | 10% |" in table

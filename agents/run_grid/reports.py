@@ -13,10 +13,12 @@ from agents.run_grid.runs import LABELS
 
 
 def coverage_curve(run: dict[str, Any]) -> np.ndarray:
-    """Coverage after each episode 1..max_episodes (held at its last value once the run stopped)."""
+    """Coverage after each episode 1..max_episodes (held at its last value once the run stopped; a run in
+    which no episode ended holds its final coverage, where the record has it)."""
     curve = np.asarray(run["coverage_per_episode"], dtype=float)
+    last = curve[-1] if len(curve) else (run.get("final_coverage") or 0.0)
     pad = run["max_episodes"] - len(curve)
-    return np.concatenate([curve, np.full(max(pad, 0), curve[-1] if len(curve) else 0.0)])
+    return np.concatenate([curve, np.full(max(pad, 0), last)])
 
 
 def coverage_after(run: dict[str, Any], episodes: int) -> float:

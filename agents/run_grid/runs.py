@@ -68,6 +68,7 @@ def explore_once(job: dict[str, Any]) -> dict[str, Any]:
         **job,
         "episodes_to_full": callback.episodes_to_full_coverage,
         "coverage_per_episode": callback.coverage_per_episode,
+        "final_coverage": callback.coverage,  # also when no episode ended (CliffWalking has no time limit)
         "seconds": time.perf_counter() - start,
         "steps": int(model.num_timesteps),
     }

@@ -62,3 +62,17 @@ def test_run_cache_appends_each_run_and_skips_finished_ones(tmp_path):
     assert len(cache.read_text().splitlines()) == 3  # no duplicates
     assert run_jobs(jobs, workers=1, cache=cache, run=lambda job: calls.append(job)) == again  # nothing runs
     assert calls == [2]
+
+
+def test_worlds_suite_end_to_end_and_its_verdict(tmp_path, capsys):
+    from benchmark import worlds
+
+    cfg = BenchmarkConfig(suite="worlds", out=str(tmp_path), quick=True, workers=1, agents=["max", "perfect"],
+                          tensorboard=False)  # fmt: skip
+    runs = worlds(cfg)
+    assert {r["world"] for r in runs} == {"FrozenLake 4x4 slippery", "maze 9x9"} and len(runs) == 8
+    out = capsys.readouterr().out
+    assert "| FrozenLake 4x4 slippery | 44 | MAX |" in out and "| maze 9x9 | 124 | perfect memory |" in out
+    assert "| maze 9x9 | 2 | 2 | 1.00 | yes |" in out  # measured: both need 2 episodes on layouts 0-1
+    assert (tmp_path / "worlds-coverage-quick.png").stat().st_size > 1000
+    assert len((tmp_path / "worlds-runs-quick.jsonl").read_text().splitlines()) == 8

@@ -26,3 +26,5 @@ if "maxplore/Chain-v0" not in registry:
     register(id="maxplore/Chain-v0", entry_point="envs.chain:ChainEnv")
 if "maxplore/Maze-v0" not in registry:
     register(id="maxplore/Maze-v0", entry_point="envs.maze:MazeEnv")
+if "maxplore/HalfCheetah-v0" not in registry:  # MuJoCo (the mujoco extra) is imported when it is made
+    register(id="maxplore/HalfCheetah-v0", entry_point="envs.half_cheetah:MAXHalfCheetah")

@@ -6,6 +6,7 @@
 """
 
 from agents.max.base import MAX
+from agents.max.continuous import CONFIGS, ContinuousMAX
 from agents.max.tabular import DEFAULT_PLANNING_HORIZON, MAX_PLANNING_HORIZON, TabularMAX
 
-__all__ = ["DEFAULT_PLANNING_HORIZON", "MAX", "MAX_PLANNING_HORIZON", "TabularMAX"]
+__all__ = ["CONFIGS", "DEFAULT_PLANNING_HORIZON", "MAX", "MAX_PLANNING_HORIZON", "ContinuousMAX", "TabularMAX"]

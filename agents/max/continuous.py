@@ -298,7 +298,12 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             self.model, n_actors=self.n_actors, horizon=self.horizon, utility=self.utility, decay=self.decay,
             generator=self.generator,
         )  # fmt: skip
-        buffer: list[tuple[torch.Tensor, ...]] = []  # every imagined step of this policy's training
+        # every imagined step of this policy's training, rows in the order they were imagined
+        capacity, d, a = self.imagined_episodes * self.horizon * self.n_actors, self.state_dim, self.action_dim
+        buffer = [torch.zeros(capacity, d, device=self.device), torch.zeros(capacity, a, device=self.device),
+                  torch.zeros(capacity, device=self.device), torch.zeros(capacity, d, device=self.device),
+                  torch.zeros(capacity, device=self.device)]  # fmt: skip
+        filled = 0
         rewards = []
         self.model.eval()
         for _ in range(self.imagined_episodes):
@@ -309,12 +314,13 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
                     actions = self.sac.actor(states)[0]  # (N, a) sampled: the policy explores its MDP
                 next_states, reward, done = imagined.step(actions)
                 ends = torch.full_like(reward, float(done))  # (N,) the horizon ends every actor together
-                buffer.append((states, actions, reward, next_states, ends))
+                for column, values in zip(buffer, (states, actions, reward, next_states, ends), strict=True):
+                    column[filled : filled + self.n_actors] = values
+                filled += self.n_actors
                 rewards.append(reward.mean())
-                data = [torch.cat(column) for column in zip(*buffer, strict=True)]
-                index = torch.randint(len(data[0]), (min(self.sac_batch_size, len(data[0])),),
-                                      generator=self.generator, device=self.device)  # fmt: skip
-                self.sac.update(*(column[index] for column in data))
+                index = torch.randint(filled, (min(self.sac_batch_size, filled),), generator=self.generator,
+                                      device=self.device)  # fmt: skip
+                self.sac.update(*(column[index] for column in buffer))
                 states = next_states
         self.last_utility = float(torch.stack(rewards).mean())
 

@@ -62,20 +62,20 @@ def run_jobs(
         raise ValueError(f"address is for backend='ray' (got backend={backend!r})")
     store = ResultStore(cache) if cache is not None else None
     done = store.load() if store is not None else {}
-    results: list[dict[str, Any] | None] = [done.get(job_key(job)) for job in jobs]
+    keys = [job_key(job) for job in jobs]
+    results: list[dict[str, Any] | None] = [done.get(key) for key in keys]
     todo: dict[str, int] = {}  # key -> first index; a job listed twice runs once
     for i, record in enumerate(results):
         if record is None:
-            todo.setdefault(job_key(jobs[i]), i)
+            todo.setdefault(keys[i], i)
     if len(todo) < len(jobs):
         logger.info("%d of %d runs already stored in %s", len(jobs) - len(todo), len(jobs), cache)
 
     def finish(i: int, record: dict[str, Any]) -> None:
         if store is not None:
             store.append(jobs[i], record)
-        key = job_key(jobs[i])
-        for j, job in enumerate(jobs):
-            if results[j] is None and job_key(job) == key:
+        for j, key in enumerate(keys):
+            if results[j] is None and key == keys[i]:
                 results[j] = record
 
     indices = list(todo.values())
@@ -130,14 +130,7 @@ def _run_on_ray(jobs, indices, run, finish, bar, *, workers: int, address: str |
         raise ImportError(
             "backend='ray' needs Ray: pip install 'maxplore[distributed]' (or pip install 'ray[tune]')"
         ) from error
-    started_here = not ray.is_initialized()
-    if started_here:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if address is None:
-            os.environ.setdefault(NICENESS, "0")  # Ray's workers default to nice 15: behind every other process
-            ray.init(num_cpus=workers, **options)
-        else:
-            ray.init(address=address, **options)
+    started_here = start_ray(address, workers)
     remote = ray.remote(run)
     pending = {}
     for i in indices:
@@ -159,6 +152,21 @@ def _run_on_ray(jobs, indices, run, finish, bar, *, workers: int, address: str |
     finally:
         if started_here:
             ray.shutdown()
+
+
+def start_ray(address: str | None, workers: int) -> bool:
+    """Start Ray here with ``workers`` CPUs (``address`` None) or join a cluster, unless Ray is running in
+    this process already; returns whether it started here (so the caller shuts it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address is None:
+        os.environ.setdefault(NICENESS, "0")  # Ray's workers default to nice 15: behind every other process
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    return True
 
 
 def _portable(job: dict[str, Any]) -> dict[str, Any]:

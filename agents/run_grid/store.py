@@ -44,10 +44,6 @@ class ResultStore:
             done[key] = record
         return done
 
-    def get(self, job: dict[str, Any]) -> dict[str, Any] | None:
-        """The stored record of ``job``, or ``None``."""
-        return self.load().get(job_key(job))
-
     def append(self, job: dict[str, Any], record: dict[str, Any]) -> None:
         """Store the record of ``job``: one line written whole and flushed to disk before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.run_grid.backends import NICENESS
+from agents.run_grid.backends import start_ray
 from agents.run_grid.runs import explore_once, job_key
 from agents.run_grid.store import ResultStore
 
@@ -112,12 +111,7 @@ def tune_settings(
         if any(job_key(job) not in done for job in jobs)
     ]
     if settings:
-        started_here = not ray.is_initialized()
-        if started_here:
-            where: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-            if not address:
-                os.environ.setdefault(NICENESS, "0")  # as the local pool's processes, not nice 15
-            ray.init(**where, include_dashboard=False, log_to_driver=False)
+        started_here = start_ray(address, workers)
         try:
             threads = max(job.get("threads", 1) for setting in settings for job in setting["jobs"])
             if search == "optuna":

@@ -16,15 +16,20 @@ from tqdm import tqdm
 logger = logging.getLogger(__name__)
 
 
+# coverages of places visited that worlds report in info: maxplore/Maze-v0's free cells, and
+# maxplore/AntMaze-v0's maze blocks and finer grid cells
+VISIT_COVERAGES = ("cell_coverage", "maze_coverage", "grid_coverage")
+
+
 class CoverageCallback(BaseCallback):
     """Track transition coverage from :class:`envs.TransitionCoverage`'s ``info`` and stop when done.
 
     Records the coverage at the end of every episode (``coverage_per_episode``), logs
-    ``explore/coverage`` (and ``explore/cell_coverage`` when ``info`` has ``cell_coverage``) to the
-    model's logger, and stops learning once every transition has been tried
-    (``stop_at_full=True``) or ``max_episodes`` episodes have ended. On an env without coverage in its
-    ``info`` (states that cannot be counted), it only counts episodes (``episodes``) and stops after
-    ``max_episodes``; ``coverage`` stays ``None``.
+    ``explore/coverage`` (and ``explore/<key>`` for each key of :data:`VISIT_COVERAGES` in ``info``: the
+    maze's cells, the Ant maze's blocks and grid cells) to the model's logger, and stops learning once
+    every transition has been tried (``stop_at_full=True``) or ``max_episodes`` episodes have ended. On an
+    env without coverage in its ``info`` (states that cannot be counted), it only counts episodes
+    (``episodes``) and stops after ``max_episodes``; ``coverage`` stays ``None``.
 
     :param max_episodes: stop after this many episodes (``None``: no limit).
     :param stop_at_full: stop as soon as coverage reaches 1.0.
@@ -39,7 +44,7 @@ class CoverageCallback(BaseCallback):
         self.coverage_per_episode: list[float] = []
         self.episodes_to_full_coverage: int | None = None
         self.coverage: float | None = None
-        self.cell_coverage: float | None = None
+        self.visits: dict[str, float] = {}  # the last value of each VISIT_COVERAGES key in info
         self.episodes = 0  # episodes ended
 
     def _on_step(self) -> bool:
@@ -55,9 +60,10 @@ class CoverageCallback(BaseCallback):
             if done:
                 self.coverage_per_episode.append(self.coverage)
                 self.logger.record("explore/coverage", self.coverage)
-        if done and "cell_coverage" in info:  # worlds that count visited cells (maxplore/Maze-v0)
-            self.cell_coverage = float(info["cell_coverage"])
-            self.logger.record("explore/cell_coverage", self.cell_coverage)
+        for key in VISIT_COVERAGES:
+            if done and key in info:
+                self.visits[key] = float(info[key])
+                self.logger.record(f"explore/{key}", self.visits[key])
         if self.stop_at_full and self.episodes_to_full_coverage is not None:
             if not done:
                 self.coverage_per_episode.append(self.coverage)  # count the partial last episode
@@ -69,8 +75,8 @@ class CoverageCallback(BaseCallback):
         # TensorBoard point is the final coverage, not the one at the last episode's end.
         if self.coverage is not None:
             self.logger.record("explore/coverage", self.coverage)
-        if self.cell_coverage is not None:
-            self.logger.record("explore/cell_coverage", self.cell_coverage)
+        for key, value in self.visits.items():
+            self.logger.record(f"explore/{key}", value)
         self.logger.dump(step=self.num_timesteps)
 
 

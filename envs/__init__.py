@@ -27,4 +27,7 @@ if "maxplore/Chain-v0" not in registry:
 if "maxplore/Maze-v0" not in registry:
     register(id="maxplore/Maze-v0", entry_point="envs.maze:MazeEnv")
 if "maxplore/HalfCheetah-v0" not in registry:  # MuJoCo (the mujoco extra) is imported when it is made
-    register(id="maxplore/HalfCheetah-v0", entry_point="envs.half_cheetah:MAXHalfCheetah")
+    # episodes of 100 steps, as the official registration of MagellanHalfCheetah-v2
+    register(id="maxplore/HalfCheetah-v0", entry_point="envs.half_cheetah:MAXHalfCheetah", max_episode_steps=100)
+if "maxplore/AntMaze-v0" not in registry:  # the paper's U maze on Gymnasium's Ant-v5 (the mujoco extra)
+    register(id="maxplore/AntMaze-v0", entry_point="envs.ant_maze:MAXAntMaze", max_episode_steps=300)

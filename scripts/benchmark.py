@@ -33,7 +33,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from config_cli import parse_config  # noqa: E402
 
+from agents.max.continuous import CONFIGS  # noqa: E402
 from agents.run_grid import BACKENDS, LABELS, run_jobs  # noqa: E402
+from agents.run_grid.continuous_reports import (  # noqa: E402
+    downstream_table,
+    maze_table,
+    plot_downstream,
+    plot_maze_coverage,
+    plot_maze_heat,
+)
+from agents.run_grid.continuous_runs import (  # noqa: E402
+    ANT_MAZE,
+    HALF_CHEETAH,
+    METHODS,
+    explore_continuous_once,
+    task_rewards,
+)
 from agents.run_grid.reports import (  # noqa: E402
     coverage_after,
     format_episodes,
@@ -45,7 +60,11 @@ from agents.run_grid.reports import (  # noqa: E402
 from agents.run_grid.runs import exploit_once, explore_once  # noqa: E402
 from agents.run_grid.tuning import SEARCHES, tune_settings  # noqa: E402
 
-SUITES = ("env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity")
+SUITES = (
+    "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
+    "continuous",
+)  # fmt: skip
+CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
 
 
 @dataclass
@@ -89,6 +108,18 @@ class BenchmarkConfig:
     )
     threads: int = field(
         default=1, metadata={"help": "torch intra-op threads per run and in this process (1: fastest for small models)"}
+    )
+    steps: int = field(default=10_000, metadata={"help": "real steps per run (continuous suite)"})
+    methods: list[str] = field(
+        default_factory=lambda: list(METHODS),
+        metadata={"help": "explorers of the continuous suite", "choices": list(METHODS)},
+    )
+    config: str = field(
+        default="reduced", metadata={"help": "MAX configuration of the continuous suite", "choices": list(CONFIGS)}
+    )
+    continuous_worlds: list[str] = field(
+        default_factory=lambda: list(CONTINUOUS_WORLDS),
+        metadata={"help": "worlds of the continuous suite", "choices": list(CONTINUOUS_WORLDS)},
     )
 
 
@@ -313,7 +344,7 @@ def observed(cfg: BenchmarkConfig) -> dict:
 MAZE = {"obs_mode": "index", "horizon": 100}
 WORLDS = [
     ("FrozenLake 4x4 slippery", "FrozenLake-v1", {}, False, 200),
-    ("FrozenLake 8x8 slippery", "FrozenLake-v1", {"map_name": "8x8"}, False, 300),
+    ("FrozenLake 8x8 slippery", "FrozenLake-v1", {"map_name": "8x8"}, False, 3000),
     ("CliffWalking", "CliffWalking-v1", {}, False, 30),
     ("Taxi", "Taxi-v4", {}, False, 100),
     *(
@@ -604,6 +635,47 @@ def ensemble_speed(cfg: BenchmarkConfig) -> list[dict]:
     return rows
 
 
+# --quick: a smoke run of the whole continuous pipeline with tiny models, not a result
+QUICK_EXPLORER = {"ensemble_size": 3, "hidden_size": 32, "model_steps": 20, "warmup_steps": 100, "policy_every": 100,
+                  "n_actors": 16, "horizon": 5, "imagined_episodes": 1, "reactive_episodes": 1, "sac_hidden_size": 32,
+                  "sac_batch_size": 32}  # fmt: skip
+QUICK_EXPLOIT = {"ensemble_size": 2, "hidden_size": 32, "model_steps": 20, "reactive_updates": 5, "horizon": 5,
+                 "episodes": 1, "n_actors": 8, "sac_hidden_size": 32, "sac_batch_size": 32}  # fmt: skip
+
+
+def continuous(cfg: BenchmarkConfig) -> list[dict]:
+    """MAX and the paper's baselines (JDRX, PERX, TVAX, random) in continuous worlds for a step budget: Ant
+    maze coverage over the steps and where each went; HalfCheetah data judged downstream on running and
+    flipping. Each run's record is stored as it finishes (``<out>/continuous-runs.jsonl``)."""
+    seeds = range(1 if cfg.quick else cfg.seeds)
+    steps = 400 if cfg.quick else cfg.steps
+    jobs = [
+        {"method": method, "env": CONTINUOUS_WORLDS[world], "seed": seed, "steps": steps, "config": cfg.config,
+         "exploit_config": cfg.config if task_rewards(CONTINUOUS_WORLDS[world]) else None,
+         "every": max(1, steps // 100), "threads": cfg.threads, "device": cfg.device,
+         "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
+         "overrides": QUICK_EXPLORER if cfg.quick else {}, "exploit_overrides": QUICK_EXPLOIT if cfg.quick else {}}
+        for world in cfg.continuous_worlds for seed in seeds for method in cfg.methods
+    ]  # fmt: skip
+    # the imagining explorers are the longest runs: first, so that parallel workers finish together
+    jobs.sort(key=lambda job: job["method"] not in ("max", "tvax"))
+    runs = grid(cfg, jobs, run=explore_continuous_once)
+    out, suffix = Path(cfg.out), "-quick" if cfg.quick else ""
+    print(f"\n{len(seeds)} seeds, {steps} real steps per run, config {cfg.config!r}, {cfg.threads} thread(s) per run\n")
+    maze_runs = [r for r in runs if "maze" in r]
+    if maze_runs:
+        print("Ant maze (maxplore/AntMaze-v0)\n\n" + maze_table(maze_runs))
+        plot_maze_coverage(maze_runs, out / f"continuous-maze-coverage{suffix}.png")
+        plot_maze_heat(maze_runs, out / f"continuous-maze-heat{suffix}.png")
+        print(f"\nplots: {out / f'continuous-maze-coverage{suffix}.png'}, {out / f'continuous-maze-heat{suffix}.png'}")
+    task_runs = [r for r in runs if "downstream" in r]
+    if task_runs:
+        print("\nHalfCheetah (maxplore/HalfCheetah-v0), downstream\n\n" + downstream_table(task_runs))
+        plot_downstream(task_runs, out / f"continuous-downstream{suffix}.png")
+        print(f"\nplot: {out / f'continuous-downstream{suffix}.png'}")
+    return runs
+
+
 def main() -> None:
     cfg = parse_config(BenchmarkConfig, __doc__.splitlines()[0])
     if cfg.threads < 1:
@@ -635,6 +707,8 @@ def main() -> None:
         results = tune(cfg)
     elif cfg.suite == "sanity":
         results = sanity(cfg)
+    elif cfg.suite == "continuous":
+        results = continuous(cfg)
     else:
         results = ensemble_speed(cfg)
     out = Path(cfg.out)

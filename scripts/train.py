@@ -171,8 +171,11 @@ def main(cfg: TrainConfig) -> dict:
         )
         print(f"interrupted {where} after {model.num_timesteps} steps; continue with: "
               f"python scripts/train.py {' '.join(sys.argv[1:])} --resume {save_path}")  # fmt: skip
-    if coverage.cell_coverage is not None:
-        print(f"visited {coverage.cell_coverage:.0%} of the free cells")
+    if "cell_coverage" in coverage.visits:
+        print(f"visited {coverage.visits['cell_coverage']:.0%} of the free cells")
+    if "maze_coverage" in coverage.visits:
+        print(f"visited {coverage.visits['maze_coverage']:.0%} of the maze's blocks and "
+              f"{coverage.visits['grid_coverage']:.0%} of its finer grid cells")  # fmt: skip
     if isinstance(env, TransitionCoverage):
         print(f"explored {env.coverage:.0%} of {env.n_pairs} transitions in {episodes} episodes ({seconds:.1f} s)")
     else:

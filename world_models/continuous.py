@@ -9,9 +9,11 @@ imagined rollouts, and in normalised units for the utilities, as in the official
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from world_models.bootstrap import fit
 from world_models.ensemble import GaussianEnsemble
 from world_models.normalizer import RunningNormalizer
 
@@ -108,3 +110,28 @@ class GaussianDynamicsEnsemble(nn.Module):
         noise = torch.randn(states.shape, generator=generator, device=states.device)  # (B, d)
         delta = mean[member, rows] + var[member, rows].sqrt() * noise  # (B, d) normalised change
         return states + self.delta_norm.denormalize(delta), mean, var
+
+
+def fit_transitions(
+    model: GaussianDynamicsEnsemble,
+    optimizer: torch.optim.Optimizer,
+    states: torch.Tensor,
+    actions: torch.Tensor,
+    next_states: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    max_grad_norm: float | None = 5.0,
+) -> float:
+    """Fit ``model`` to real transitions (N, d), (N, a), (N, d), each member weighting each by its own
+    bootstrap weight (E, N) (:func:`world_models.bootstrap.fit`); returns the last step's weighted NLL."""
+
+    def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
+        if index is None:
+            return model.nll(states, actions, next_states)  # (E, N)
+        return model.nll(states[index], actions[index], next_states[index])  # (E, b)
+
+    model.train()
+    return fit(nll_fn, weights, optimizer, steps=steps, batch_size=batch_size, rng=rng, max_grad_norm=max_grad_norm)

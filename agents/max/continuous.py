@@ -27,9 +27,10 @@ from agents.callbacks import ProgressBarMixin, dump_episode_logs
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 from agents.max.base import MAX
+from agents.max.imagined_training import train_in_imagination
 from agents.max.sac import SAC
-from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
-from world_models.continuous import GaussianDynamicsEnsemble
+from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
+from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions
 from world_models.imagination import ImaginedExploration
 from world_models.utilities import jensen_renyi, prediction_error
 
@@ -188,11 +189,7 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         self._build_model()
         self.sac = self._new_policy()
         self.has_policy = False
-        # real transitions, (N, d), (N, a) in [-1, 1], (N, d); each member's bootstrap weights (E, N)
-        self.states = torch.zeros(0, self.state_dim, device=self.device)
-        self.actions = torch.zeros(0, self.action_dim, device=self.device)
-        self.next_states = torch.zeros(0, self.state_dim, device=self.device)
-        self.weights = torch.zeros(self.ensemble_size, 0, device=self.device)
+        self._set_data(*self._empty_data(0))
         self.last_nll = float("nan")
         self.last_utility = float("nan")
 
@@ -206,7 +203,7 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     def _new_policy(self) -> SAC:
         return SAC(
             self.state_dim, self.action_dim, hidden_size=self.sac_hidden_size, learning_rate=self.sac_learning_rate,
-            alpha=self.alpha,
+            alpha=self.alpha, normalize=self.model.state_norm.normalize,
         ).to(self.device)  # fmt: skip
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
@@ -237,11 +234,46 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         row = [torch.as_tensor(x, dtype=torch.float32, device=self.device).view(1, -1)
                for x in (state, action, next_state)]  # fmt: skip
         self.model.update_normalizers(*row)
-        self.states = torch.cat([self.states, row[0]])
-        self.actions = torch.cat([self.actions, row[1]])
-        self.next_states = torch.cat([self.next_states, row[2]])
         draw = torch.as_tensor(bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng), device=self.device)
-        self.weights = torch.cat([self.weights, draw.float()], 1)  # (E, N)
+        n = self.n_real
+        if n == len(self._states):  # full: double the capacity (a step costs O(1), not O(steps so far))
+            grown = self._empty_data(max(1024, 2 * n))
+            for new, old in zip(grown, (self._states, self._actions, self._next_states), strict=False):
+                new[:n] = old
+            grown[3][:, :n] = self._weights
+            self._states, self._actions, self._next_states, self._weights = grown
+        self._states[n], self._actions[n], self._next_states[n] = row[0][0], row[1][0], row[2][0]
+        self._weights[:, n] = draw[:, 0].float()
+        self.n_real = n + 1
+
+    def _empty_data(self, capacity: int) -> tuple[torch.Tensor, ...]:
+        """Room for ``capacity`` real transitions: (C, d), (C, a), (C, d) and weights (E, C)."""
+        return (torch.zeros(capacity, self.state_dim, device=self.device),
+                torch.zeros(capacity, self.action_dim, device=self.device),
+                torch.zeros(capacity, self.state_dim, device=self.device),
+                torch.zeros(self.ensemble_size, capacity, device=self.device))  # fmt: skip
+
+    def _set_data(self, states, actions, next_states, weights) -> None:
+        self._states, self._actions, self._next_states, self._weights = states, actions, next_states, weights
+        self.n_real = len(states)
+
+    # the real transitions so far: (N, d) states, (N, a) actions in [-1, 1], (N, d) next states, and each
+    # member's bootstrap weight of each, (E, N)
+    @property
+    def states(self) -> torch.Tensor:
+        return self._states[: self.n_real]
+
+    @property
+    def actions(self) -> torch.Tensor:
+        return self._actions[: self.n_real]
+
+    @property
+    def next_states(self) -> torch.Tensor:
+        return self._next_states[: self.n_real]
+
+    @property
+    def weights(self) -> torch.Tensor:
+        return self._weights[:, : self.n_real]
 
     def train(self) -> float:
         """Refit the ensemble on every real transition; returns the last step's weighted NLL."""
@@ -249,16 +281,9 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             self._build_model_keeping_normalizers()
         n = len(self.states)
         steps = self.model_steps or max(1, self.model_epochs * math.ceil(n / self.model_batch_size))
-
-        def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
-            if index is None:
-                return self.model.nll(self.states, self.actions, self.next_states)  # (E, N)
-            return self.model.nll(self.states[index], self.actions[index], self.next_states[index])  # (E, b)
-
-        self.model.train()
-        self.last_nll = fit(
-            nll_fn, self.weights, self.optimizer, steps=steps, batch_size=self.model_batch_size, rng=self.rng,
-            max_grad_norm=self.max_grad_norm,
+        self.last_nll = fit_transitions(
+            self.model, self.optimizer, self.states, self.actions, self.next_states, self.weights, steps=steps,
+            batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
         )  # fmt: skip
         self._n_updates += steps
         return self.last_nll
@@ -298,31 +323,11 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             self.model, n_actors=self.n_actors, horizon=self.horizon, utility=self.utility, decay=self.decay,
             generator=self.generator,
         )  # fmt: skip
-        # every imagined step of this policy's training, rows in the order they were imagined
-        capacity, d, a = self.imagined_episodes * self.horizon * self.n_actors, self.state_dim, self.action_dim
-        buffer = [torch.zeros(capacity, d, device=self.device), torch.zeros(capacity, a, device=self.device),
-                  torch.zeros(capacity, device=self.device), torch.zeros(capacity, d, device=self.device),
-                  torch.zeros(capacity, device=self.device)]  # fmt: skip
-        filled = 0
-        rewards = []
         self.model.eval()
-        for _ in range(self.imagined_episodes):
-            states = imagined.reset(start)  # (N, d)
-            done = False
-            while not done:
-                with torch.no_grad():
-                    actions = self.sac.actor(states)[0]  # (N, a) sampled: the policy explores its MDP
-                next_states, reward, done = imagined.step(actions)
-                ends = torch.full_like(reward, float(done))  # (N,) the horizon ends every actor together
-                for column, values in zip(buffer, (states, actions, reward, next_states, ends), strict=True):
-                    column[filled : filled + self.n_actors] = values
-                filled += self.n_actors
-                rewards.append(reward.mean())
-                index = torch.randint(filled, (min(self.sac_batch_size, filled),), generator=self.generator,
-                                      device=self.device)  # fmt: skip
-                self.sac.update(*(column[index] for column in buffer))
-                states = next_states
-        self.last_utility = float(torch.stack(rewards).mean())
+        self.last_utility = train_in_imagination(
+            self.sac, imagined, start, episodes=self.imagined_episodes, batch_size=self.sac_batch_size,
+            generator=self.generator,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ learning loop
     def learn(
@@ -385,11 +390,11 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             "sac": self.sac.state_dict(),
             "sac_optimizers": [self.sac.actor_optimizer.state_dict(), self.sac.critic_optimizer.state_dict()],
             "has_policy": self.has_policy,
-            "data": {
-                "states": self.states,
-                "actions": self.actions,
-                "next_states": self.next_states,
-                "weights": self.weights,
+            "data": {  # copies: a view would save the whole preallocated storage
+                "states": self.states.clone(),
+                "actions": self.actions.clone(),
+                "next_states": self.next_states.clone(),
+                "weights": self.weights.clone(),
             },  # fmt: skip
             "counters": {
                 "num_timesteps": self.num_timesteps,
@@ -417,8 +422,8 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         model.sac.actor_optimizer.load_state_dict(checkpoint["sac_optimizers"][0])
         model.sac.critic_optimizer.load_state_dict(checkpoint["sac_optimizers"][1])
         model.has_policy = checkpoint["has_policy"]
-        for name, value in checkpoint["data"].items():
-            setattr(model, name, value.to(model.device))
+        data = checkpoint["data"]
+        model._set_data(*(data[k].to(model.device) for k in ("states", "actions", "next_states", "weights")))
         counters = checkpoint["counters"]
         model.num_timesteps, model._episode_num = counters["num_timesteps"], counters["episode_num"]
         model._n_updates = counters["n_updates"]

@@ -10,6 +10,7 @@ keeps its buffer, networks and updates on one device, and both critics run as on
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -52,6 +53,8 @@ class SAC(nn.Module):
     :param gamma: discount.
     :param tau: Polyak rate of the target critics.
     :param alpha: fixed entropy weight (MAX: 0.02).
+    :param normalize: applied to states before the networks see them; MAX passes its model's running state
+        normaliser, as the official agent does (``setup_normalizer``). ``None``: raw states.
     """
 
     def __init__(
@@ -65,8 +68,10 @@ class SAC(nn.Module):
         gamma: float = 0.99,
         tau: float = 0.005,
         alpha: float = 0.02,
+        normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
+        self.normalize = normalize if normalize is not None else _identity
         if not 0.0 <= gamma < 1.0 or not 0.0 < tau <= 1.0 or alpha < 0:
             raise ValueError(f"need 0 <= gamma < 1, 0 < tau <= 1, alpha >= 0; got {gamma}, {tau}, {alpha}")
         self.gamma, self.tau, self.alpha = gamma, tau, alpha
@@ -83,7 +88,7 @@ class SAC(nn.Module):
     def act(self, states: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """(B, a) actions for (B, d) states; ``deterministic`` gives tanh of the mean (how MAX acts)."""
         with torch.no_grad():
-            return self.actor(states, deterministic)[0]
+            return self.actor(self.normalize(states), deterministic)[0]
 
     def update(
         self, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, next_states: torch.Tensor,
@@ -91,6 +96,7 @@ class SAC(nn.Module):
     ) -> dict[str, float]:  # fmt: skip
         """One gradient step of critics and actor on a batch: (B, d), (B, a), (B,), (B, d), (B,) (1.0 where
         the episode ended without bootstrapping). Returns the losses."""
+        states, next_states = self.normalize(states), self.normalize(next_states)
         with torch.no_grad():
             next_actions, next_log_prob = self.actor(next_states)  # (B, a), (B,)
             target_q = self.target_critics(torch.cat([next_states, next_actions], -1)).min(0).values[:, 0]  # (B,)
@@ -114,3 +120,7 @@ class SAC(nn.Module):
             for target_p, p in zip(self.target_critics.parameters(), self.critics.parameters(), strict=True):
                 target_p.lerp_(p, self.tau)
         return {"critic_loss": float(critic_loss.detach()), "actor_loss": float(actor_loss.detach())}
+
+
+def _identity(states: torch.Tensor) -> torch.Tensor:
+    return states

@@ -59,9 +59,9 @@ class TabularMAX(MAX, TabularExplorer):
         code per pair, the default) or ``"factored"`` (one-hot state concatenated with one-hot action).
     :param learning_rate: Adam learning rate of the ensemble.
     :param gradient_steps: Adam steps per refit.
-    :param batch_size: minibatch of distinct transitions per gradient step (default 256); while there are at
-        most this many (every chain up to 128 states) each step uses all of them, as ``None`` always does.
-        Refits on Taxi-v4's ~2,000 distinct transitions would otherwise cost O(transitions x states seen).
+    :param batch_size: minibatch of distinct transitions per gradient step; ``None`` (the default) uses all of
+        them in every step. A refit costs O(distinct transitions x states seen): on Taxi-v4 minibatches of 256
+        halved the cost per step but needed more episodes to try every pair (see docs/BENCHMARKS.md).
     :param train_freq: refit and re-plan every this many real steps.
     :param learning_starts: uniformly random actions for this many steps before planning starts.
     :param bootstrap: ``"bayesian"`` (Exponential(1) weights, the default), ``"poisson"``, ``"bernoulli"`` or
@@ -96,7 +96,7 @@ class TabularMAX(MAX, TabularExplorer):
         states: str = "observed",
         learning_rate: float = 3e-2,
         gradient_steps: int = 10,
-        batch_size: int | None = 256,
+        batch_size: int | None = None,
         train_freq: int = 1,
         learning_starts: int = 0,
         bootstrap: str = "bayesian",

@@ -1,0 +1,55 @@
+"""Training a SAC policy on episodes imagined in a model: how MAX plans (utility as reward) and how its
+data is judged downstream (task reward). Shyam et al. 2019, section 3.4 and the official ``main.py``
+(``act``): each imagined step of all actors goes into the policy's buffer, then one SAC update follows
+on a minibatch drawn from everything imagined so far."""
+
+from __future__ import annotations
+
+import torch
+
+from agents.max.sac import SAC
+from world_models.imagination import ImaginedExploration
+
+
+def train_in_imagination(
+    sac: SAC,
+    imagined: ImaginedExploration,
+    start: torch.Tensor,
+    *,
+    episodes: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+) -> float:
+    """Train ``sac`` on ``episodes`` imagined episodes started at ``start``; return the mean reward.
+
+    :param sac: the policy (acts with sampled actions while it learns).
+    :param imagined: the imagined MDP (its utility or task reward is the reward).
+    :param start: (d,) one state every actor starts from, or (N, d) one per actor.
+    :param episodes: imagined episodes of ``imagined.horizon`` steps.
+    :param batch_size: SAC minibatch, drawn from every imagined step so far.
+    :param generator: torch generator of the minibatch draws.
+    """
+    n, horizon = imagined.n_actors, imagined.horizon
+    device = start.device
+    capacity = episodes * horizon * n
+    buffer: list[torch.Tensor] | None = None  # states, actions, rewards, next states, ends; rows as imagined
+    filled = 0
+    rewards = []
+    for _ in range(episodes):
+        states = imagined.reset(start)  # (N, d)
+        done = False
+        while not done:
+            actions = sac.act(states)  # (N, a) sampled: the policy explores its MDP
+            next_states, reward, done = imagined.step(actions)  # (N, d), (N,)
+            ends = torch.full_like(reward, float(done))  # (N,) the horizon ends every actor together
+            rows = (states, actions, reward, next_states, ends)
+            if buffer is None:
+                buffer = [torch.zeros(capacity, *x.shape[1:], device=device) for x in rows]
+            for column, values in zip(buffer, rows, strict=True):
+                column[filled : filled + n] = values
+            filled += n
+            rewards.append(reward.mean())
+            index = torch.randint(filled, (min(batch_size, filled),), generator=generator, device=device)
+            sac.update(*(column[index] for column in buffer))
+            states = next_states
+    return float(torch.stack(rewards).mean())

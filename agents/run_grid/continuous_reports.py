@@ -1,0 +1,128 @@
+"""Tables and plots of the continuous benchmark's records (:mod:`agents.run_grid.continuous_runs`):
+Ant maze coverage over the steps, where each method went, and downstream returns per method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.run_grid.continuous_runs import HEAT_RANGE, METHOD_LABELS
+
+
+def _by_method(runs: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        if key in run:
+            groups.setdefault(run["method"], []).append(run)
+    return groups
+
+
+def _spread(values: list[float], fmt: str = "{:g}") -> str:
+    return f"{fmt.format(np.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def maze_table(runs: list[dict[str, Any]]) -> str:
+    """Markdown: per method, blocks (of 7) and grid cells (of 112) visited at the budget, median (min-max)
+    over seeds, and the median wall time."""
+    lines = ["| method | seeds | steps | maze blocks visited (of 7) | grid cells visited (of 112) | wall s |",
+             "| --- | ---: | ---: | :---: | :---: | ---: |"]  # fmt: skip
+    for method, group in _by_method(runs, "maze").items():
+        blocks = [r["maze"]["blocks"][-1] for r in group]
+        cells = [r["maze"]["cells"][-1] for r in group]
+        lines.append(
+            f"| {METHOD_LABELS[method]} | {len(group)} | {group[0]['steps']} | {_spread(blocks)} | {_spread(cells)} "
+            f"| {np.median([r['seconds'] for r in group]):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def downstream_table(runs: list[dict[str, Any]]) -> str:
+    """Markdown: per method and task, the median over seeds of each run's mean evaluation return (min-max)."""
+    groups = _by_method(runs, "downstream")
+    if not groups:
+        return ""
+    tasks = list(next(iter(groups.values()))[0]["downstream"])
+    lines = ["| method | seeds | steps | " + " | ".join(f"{t} return" for t in tasks) + " | wall s |",
+             "| --- | ---: | ---: | " + " | ".join(":---:" for _ in tasks) + " | ---: |"]  # fmt: skip
+    for method, group in groups.items():
+        cells = [_spread([float(np.mean(r["downstream"][t])) for r in group], "{:.1f}") for t in tasks]
+        lines.append(
+            f"| {METHOD_LABELS[method]} | {len(group)} | {group[0]['steps']} | " + " | ".join(cells)
+            + f" | {np.median([r['seconds'] for r in group]):.0f} |"
+        )  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot_maze_coverage(runs: list[dict[str, Any]], path: Path) -> None:
+    """Blocks and grid cells visited against real steps: each method's median over seeds and its range."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for method, group in _by_method(runs, "maze").items():
+        steps = np.array(group[0]["maze"]["checkpoints"])
+        for ax, key in zip(axes, ("blocks", "cells"), strict=True):
+            curves = np.array([r["maze"][key] for r in group])  # (seeds, C)
+            line = ax.plot(steps, np.median(curves, 0), label=METHOD_LABELS[method])[0]
+            ax.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.15)
+    for ax, title, top in zip(axes, ("maze blocks visited", "grid cells visited"), (7, 112), strict=True):
+        ax.set(xlabel="real steps", title=title, ylim=(0, top * 1.05))
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_maze_heat(runs: list[dict[str, Any]], path: Path) -> None:
+    """Where each method went: its visits (all seeds) on the maze's layout, log colour scale, walls grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Rectangle
+
+    from envs.ant_maze import BLOCK_SIZE, wall_blocks
+
+    groups = _by_method(runs, "maze")
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 3.4), squeeze=False)
+    for ax, (method, group) in zip(axes[0], groups.items(), strict=True):
+        heat = np.sum([np.array(r["maze"]["heat"]) for r in group], 0).astype(float)  # (bins, bins) rows y
+        ax.imshow(np.where(heat > 0, heat, np.nan), origin="lower", extent=[*HEAT_RANGE, *HEAT_RANGE],
+                  norm=LogNorm(vmin=1, vmax=max(heat.max(), 2)), cmap="viridis")  # fmt: skip
+        for x, y in wall_blocks():
+            ax.add_patch(Rectangle((x - BLOCK_SIZE / 2, y - BLOCK_SIZE / 2), BLOCK_SIZE, BLOCK_SIZE, color="0.6"))
+        ax.set(xlim=HEAT_RANGE, ylim=HEAT_RANGE, xticks=[], yticks=[],
+               title=f"{METHOD_LABELS[method]} ({len(group)} seeds)")  # fmt: skip
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_downstream(runs: list[dict[str, Any]], path: Path) -> None:
+    """Each run's mean evaluation return per task, one column of points per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = _by_method(runs, "downstream")
+    tasks = list(next(iter(groups.values()))[0]["downstream"])
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for i, group in enumerate(groups.values()):
+            returns = [float(np.mean(r["downstream"][task])) for r in group]
+            ax.scatter(np.full(len(returns), i), returns, s=18)
+            ax.hlines(np.median(returns), i - 0.3, i + 0.3, color="k")
+        ax.set_xticks(range(len(groups)), [METHOD_LABELS[m] for m in groups])
+        ax.set(title=f"{task}: return of a policy trained in the model", ylabel="return (3 episodes' mean)")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,107 @@
+"""One run of the continuous benchmark: an explorer in a continuous world for a step budget, without
+any task reward; then how far it went (the Ant maze's blocks and cells over the steps, and where it
+went) and what its data is worth downstream (HalfCheetah's running and flipping returns of a policy
+trained in a model of it). Shyam, Jaskowski & Gomez, ICML 2019, section 5.
+
+The explorers are MAX and the paper's baselines, each a flag of
+:class:`~agents.max.continuous.ContinuousMAX` (:data:`METHODS`); ``random`` is uniformly random actions
+for the whole budget (MAX's warm-up never ending).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+METHODS: dict[str, dict[str, Any]] = {
+    "max": {},
+    "jdrx": {"imagination": False},
+    "perx": {"utility": "prediction_error", "imagination": False},
+    "tvax": {"utility": "trajectory_variance"},
+    "random": {},  # warmup_steps = the budget + 1, set per run
+}
+METHOD_LABELS = {"max": "MAX", "jdrx": "JDRX", "perx": "PERX", "tvax": "TVAX", "random": "random"}
+ANT_MAZE, HALF_CHEETAH = "maxplore/AntMaze-v0", "maxplore/HalfCheetah-v0"
+HEAT_RANGE, HEAT_BINS = (-1.0, 5.0), 48  # the heat map's square (the maze's free area) and bins per side
+
+
+def task_rewards(env_id: str) -> dict[str, Any]:
+    """The task rewards r(s, a, s') a world's explored data is judged on downstream (none for the Ant maze)."""
+    if env_id != HALF_CHEETAH:
+        return {}
+    from envs.half_cheetah import TASKS, half_cheetah_reward
+
+    return {task: partial(half_cheetah_reward, task) for task in TASKS}
+
+
+def maze_visits(xy: np.ndarray, every: int) -> dict[str, list]:
+    """Coverage of the Ant maze by a run's torso positions (T, 2), one per real step in order: distinct blocks
+    and grid cells entered by step ``every``, ``2 every``, ... (and the last), and a visitation histogram
+    (HEAT_BINS x HEAT_BINS over HEAT_RANGE squared, rows y, columns x)."""
+    from envs.ant_maze import grid_cell, maze_block
+
+    checkpoints = np.unique(np.r_[np.arange(every, len(xy) + 1, every), len(xy)])  # (C,) steps counted so far
+
+    def distinct_by(ids: np.ndarray) -> list[int]:
+        inside = ids >= 0
+        _, first = np.unique(ids[inside], return_index=True)  # first step of each distinct id
+        first = np.flatnonzero(inside)[first]  # (K,) steps, in the run's order
+        return np.searchsorted(np.sort(first), checkpoints, side="left").tolist()  # entered before each point
+
+    heat, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=HEAT_BINS, range=[HEAT_RANGE, HEAT_RANGE])
+    return {
+        "checkpoints": checkpoints.tolist(),
+        "blocks": distinct_by(maze_block(xy)),
+        "cells": distinct_by(grid_cell(xy)),
+        "heat": heat.astype(int).tolist(),
+    }
+
+
+def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
+    """Run ``job["method"]`` in ``job["env"]`` for ``job["steps"]`` real steps; return the record.
+
+    ``job`` keys: method (a key of :data:`METHODS`), env, seed, steps, config (``"reduced"`` or ``"paper"``,
+    :data:`~agents.max.continuous.CONFIGS`), exploit_config (``None`` or a key of
+    :data:`~agents.max.exploitation.EXPLOIT_CONFIGS`: judge the data on the world's task rewards), every
+    (steps between coverage points), threads, device, tensorboard (folder or None), overrides (explorer
+    hyper-parameters) and exploit_overrides.
+    """
+    import gymnasium as gym
+    import torch
+
+    import envs  # noqa: F401
+    from agents.callbacks import CoverageCallback
+    from agents.max.continuous import CONFIGS, ContinuousMAX
+    from agents.max.exploitation import EXPLOIT_CONFIGS, downstream_returns
+    from envs.ant_maze import X_INDEX, Y_INDEX
+
+    if job["method"] not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {job['method']!r}")
+    torch.set_num_threads(job["threads"])
+    env = gym.make(job["env"])
+    kwargs = {**CONFIGS[job["config"]], **METHODS[job["method"]], **job.get("overrides", {})}
+    if job["method"] == "random":
+        kwargs["warmup_steps"] = job["steps"] + 1
+    start = time.perf_counter()
+    model = ContinuousMAX(env, seed=job["seed"], device=job["device"], tensorboard_log=job.get("tensorboard"), **kwargs)
+    name = f"{job['method']}_{job['env'].split('/')[-1]}_{job['config']}_s{job['seed']}"
+    model.learn(job["steps"], callback=CoverageCallback(), tb_log_name=name)
+    record: dict[str, Any] = {**job, "explore_seconds": time.perf_counter() - start, "real_steps": model.num_timesteps}
+    if job["env"] == ANT_MAZE:
+        # (T + 1, 2) where the torso was at each step, and where the last step left it
+        xy = torch.cat([model.states, model.next_states[-1:]]).cpu().numpy()[:, [X_INDEX, Y_INDEX]]
+        record["maze"] = maze_visits(xy, job["every"])
+    if job.get("exploit_config"):
+        exploit = {**EXPLOIT_CONFIGS[job["exploit_config"]], **job.get("exploit_overrides", {})}
+        record["downstream"] = {
+            task: downstream_returns(
+                model.states, model.actions, model.next_states, gym.make(job["env"]), reward, seed=job["seed"],
+                device=job["device"], **exploit,
+            )
+            for task, reward in task_rewards(job["env"]).items()
+        }  # fmt: skip
+    record["seconds"] = time.perf_counter() - start
+    return record

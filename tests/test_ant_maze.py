@@ -61,3 +61,22 @@ def test_walls_hold_the_ant():
     xy = sim.get_body_com("torso")[:2]
     assert xy[1] < 1.0 + 0.3  # the wall's face is at y = 1; the torso's radius is 0.25
     assert maze_block(xy) == 0
+
+
+def test_max_logs_the_mazes_coverage_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from agents import MAX
+
+    tiny = {"warmup_steps": 100, "policy_every": 100, "model_steps": 5, "imagined_episodes": 1, "horizon": 3,
+            "n_actors": 8, "ensemble_size": 2, "hidden_size": 16, "sac_hidden_size": 16,
+            "sac_batch_size": 16}  # fmt: skip
+    env = gym.make("maxplore/AntMaze-v0")
+    model = MAX(env, seed=0, tensorboard_log=str(tmp_path), **tiny)
+    model.learn(300)
+    events = EventAccumulator(str(next(tmp_path.iterdir())))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"explore/maze_coverage", "explore/grid_coverage", "explore/utility_mean", "model/nll"} <= tags
+    coverage = events.Scalars("explore/maze_coverage")[-1].value
+    assert coverage == pytest.approx(model.env.get_attr("blocks")[0].mean())

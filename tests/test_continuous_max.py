@@ -168,3 +168,13 @@ def test_max_covers_more_of_mountain_car_than_random_actions():
             model.learn(1000)
             covered[name].append(cells(model))
     assert np.median(covered["max"]) >= 1.5 * np.median(covered["random"]), covered
+
+
+def test_the_paper_configuration_runs_a_few_steps_on_cpu():
+    """The official sizes (32 members of 4 x 512, SAC 2 x 256 at batch 4096, 128 actors) with the budget cut:
+    one refit of 2 epochs and one policy of 1 imagined episode of 2 steps."""
+    cut = {"warmup_steps": 32, "model_epochs": 2, "imagined_episodes": 1, "horizon": 2}
+    model = MAX(pendulum(), seed=0, device="cpu", **{**CONFIGS["paper"], **cut})
+    model.learn(33)
+    assert model.model.net.ensemble_size == 32 and model.sac_batch_size == 4096 and model.n_actors == 128
+    assert model.has_policy and np.isfinite(model.last_nll) and np.isfinite(model.last_utility)

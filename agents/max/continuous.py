@@ -23,7 +23,7 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 
-from agents.callbacks import ProgressBarMixin, dump_episode_logs
+from agents.callbacks import VISIT_COVERAGES, ProgressBarMixin, dump_episode_logs
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 from agents.max.base import MAX
@@ -365,16 +365,19 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             if done:
                 self._episode_num += 1
                 if self._episode_num % log_interval == 0:
-                    self._dump_logs()
+                    self._dump_logs(infos[0])
             callback.update_locals(locals())
             if not callback.on_step():
                 break
         callback.on_training_end()
         return self
 
-    def _dump_logs(self) -> None:
+    def _dump_logs(self, info: dict[str, Any]) -> None:
         self.logger.record("explore/utility_mean", self.last_utility)
         self.logger.record("model/nll", self.last_nll)
+        for key in VISIT_COVERAGES:  # what the world counts of the places visited (the Ant maze's blocks)
+            if key in info:
+                self.logger.record(f"explore/{key}", float(info[key]))
         dump_episode_logs(self)
 
     # ------------------------------------------------------------------ save / load

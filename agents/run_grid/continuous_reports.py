@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from agents.run_grid.continuous_runs import HEAT_RANGE, METHOD_LABELS
+from agents.run_grid.reports import pyplot, save_figure
 
 
 def _by_method(runs: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
@@ -57,12 +58,7 @@ def downstream_table(runs: list[dict[str, Any]]) -> str:
 
 def plot_maze_coverage(runs: list[dict[str, Any]], path: Path) -> None:
     """Blocks and grid cells visited against real steps: each method's median over seeds and its range."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 3.8))
     for method, group in _by_method(runs, "maze").items():
         steps = np.array(group[0]["maze"]["checkpoints"])
         for ax, key in zip(axes, ("blocks", "cells"), strict=True):
@@ -73,24 +69,18 @@ def plot_maze_coverage(runs: list[dict[str, Any]], path: Path) -> None:
         ax.set(xlabel="real steps", title=title, ylim=(0, top * 1.05))
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_maze_heat(runs: list[dict[str, Any]], path: Path) -> None:
     """Where each method went: its visits (all seeds) on the maze's layout, log colour scale, walls grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
     from matplotlib.patches import Rectangle
 
     from envs.ant_maze import BLOCK_SIZE, wall_blocks
 
     groups = _by_method(runs, "maze")
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 3.4), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(groups), figsize=(3.2 * len(groups), 3.4), squeeze=False)
     for ax, (method, group) in zip(axes[0], groups.items(), strict=True):
         heat = np.sum([np.array(r["maze"]["heat"]) for r in group], 0).astype(float)  # (bins, bins) rows y
         ax.imshow(np.where(heat > 0, heat, np.nan), origin="lower", extent=[*HEAT_RANGE, *HEAT_RANGE],
@@ -100,21 +90,14 @@ def plot_maze_heat(runs: list[dict[str, Any]], path: Path) -> None:
         ax.set(xlim=HEAT_RANGE, ylim=HEAT_RANGE, xticks=[], yticks=[],
                title=f"{METHOD_LABELS[method]} ({len(group)} seeds)")  # fmt: skip
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_downstream(runs: list[dict[str, Any]], path: Path) -> None:
     """Each run's mean evaluation return per task, one column of points per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     groups = _by_method(runs, "downstream")
     tasks = list(next(iter(groups.values()))[0]["downstream"])
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.5), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.5), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         for i, group in enumerate(groups.values()):
             returns = [float(np.mean(r["downstream"][task])) for r in group]
@@ -123,6 +106,4 @@ def plot_downstream(runs: list[dict[str, Any]], path: Path) -> None:
         ax.set_xticks(range(len(groups)), [METHOD_LABELS[m] for m in groups])
         ax.set(title=f"{task}: return of a policy trained in the model", ylabel="return (3 episodes' mean)")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

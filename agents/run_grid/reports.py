@@ -3,6 +3,7 @@ coverage censored at the budget (shown as ``>budget``), medians over seeds."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,14 +74,30 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot_coverage(runs: list[dict[str, Any]], path: Path, panel: Callable[[dict[str, Any]], str] | None = None) -> None:
-    """Coverage vs episode, one panel per ``panel(run)`` title (default: the chain length, in run order),
-    one line per agent (median over seeds), band = min-max over seeds."""
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (imported lazily: plotting is optional)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Write ``fig`` to ``path`` whole or not at all (a temporary file, then a rename), and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial{path.suffix}")
+    fig.savefig(partial, dpi=110)
+    os.replace(partial, path)
+    pyplot().close(fig)
+
+
+def plot_coverage(runs: list[dict[str, Any]], path: Path, panel: Callable[[dict[str, Any]], str] | None = None) -> None:
+    """Coverage vs episode, one panel per ``panel(run)`` title (default: the chain length, in run order),
+    one line per agent (median over seeds), band = min-max over seeds."""
+    plt = pyplot()
     panel = panel or (lambda r: f"chain length {r['length']}")
     titles = list(dict.fromkeys(panel(r) for r in runs))
     cols = min(len(titles), 4)
@@ -105,19 +122,14 @@ def plot_coverage(runs: list[dict[str, Any]], path: Path, panel: Callable[[dict[
         ax.set_ylabel("pairs tried (fraction)")
     axes.flat[len(titles) - 1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
     """Median episodes to full coverage vs chain length (log scale); open markers: not reached in budget."""
-    import matplotlib
     import matplotlib.ticker
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = pyplot().subplots(figsize=(5.5, 4))
     for algo in LABELS:
         group = sorted((r for r in rows if r["algo"] == algo), key=lambda r: r["length"])
         if not group:
@@ -138,5 +150,4 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -48,6 +48,21 @@ def test_observation_is_the_papers_and_info_counts_coverage():
     assert info["cells_visited"] >= cells[-1]  # kept across episodes
 
 
+def test_gymnasium_and_sb3_accept_it_and_seeded_rollouts_repeat():
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    check_env(gym.make("maxplore/AntMaze-v0").unwrapped, skip_render_check=True)
+    sb3_check_env(gym.make("maxplore/AntMaze-v0"), warn=True)
+
+    def rollout(seed):
+        env = gym.make("maxplore/AntMaze-v0")
+        env.action_space.seed(seed)
+        return np.stack([env.reset(seed=seed)[0]] + [env.step(env.action_space.sample())[0] for _ in range(20)])
+
+    assert np.array_equal(rollout(3), rollout(3)) and not np.array_equal(rollout(3), rollout(4))
+
+
 def test_walls_hold_the_ant():
     """Pushed hard towards the U's inner wall (x = 2, y = 2 is a wall block) the torso stays out of it."""
     env = gym.make("maxplore/AntMaze-v0")

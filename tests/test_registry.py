@@ -11,14 +11,14 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
 
-SIMULATED = {"maxplore/HalfCheetah-v0"}  # MuJoCo worlds (the mujoco extra)
+SIMULATED = {"maxplore/HalfCheetah-v0", "maxplore/AntMaze-v0"}  # MuJoCo worlds (the mujoco extra)
 
 
 def _cases():
     cases = []
     for env_id in envs.maxplore_ids():
         if env_id in SIMULATED:
-            continue  # needs an optional simulator, and a display or GL to render: tests/test_half_cheetah.py
+            continue  # an optional simulator, a display or GL to render: test_half_cheetah.py, test_ant_maze.py
         modes = getattr(gym.spec(env_id).make().unwrapped, "OBS_MODES", None)
         cases += [(env_id, {"obs_mode": m}) for m in modes] if modes else [(env_id, {})]
     return cases

@@ -21,7 +21,7 @@ def _by_method(runs: list[dict[str, Any]], key: str) -> dict[str, list[dict[str,
 
 
 def _spread(values: list[float], fmt: str = "{:g}") -> str:
-    return f"{fmt.format(np.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+    return f"{fmt.format(np.median(values))} ({fmt.format(min(values))} to {fmt.format(max(values))})"
 
 
 def maze_table(runs: list[dict[str, Any]]) -> str:

@@ -31,7 +31,6 @@ BLOCK_SIZE = 2.0  # side of a maze block
 FREE_BLOCKS = np.array([(0, 0), (2, 0), (4, 0), (4, 2), (4, 4), (2, 4), (0, 4)], dtype=float)
 GRID_CELL = 0.5  # side of the finer coverage cells: 16 per block, 112 in the maze
 X_INDEX, Y_INDEX = 2, 3  # the torso's position in the observation
-EPISODE_STEPS = 300  # the official registration's max_episode_steps
 _GRID = np.arange(-2.0, 7.0, BLOCK_SIZE)  # block centres of the 5 x 5 square the maze sits in
 
 

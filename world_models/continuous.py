@@ -9,6 +9,8 @@ imagined rollouts, and in normalised units for the utilities, as in the official
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -110,6 +112,11 @@ class GaussianDynamicsEnsemble(nn.Module):
         noise = torch.randn(states.shape, generator=generator, device=states.device)  # (B, d)
         delta = mean[member, rows] + var[member, rows].sqrt() * noise  # (B, d) normalised change
         return states + self.delta_norm.denormalize(delta), mean, var
+
+
+def refit_steps(n: int, steps: int | None, epochs: int | None, batch_size: int) -> int:
+    """Adam steps of a refit on ``n`` transitions: ``steps``, or ``epochs`` passes of ``batch_size`` (at least 1)."""
+    return steps or max(1, epochs * math.ceil(n / batch_size))
 
 
 def fit_transitions(

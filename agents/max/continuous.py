@@ -27,10 +27,10 @@ from agents.callbacks import VISIT_COVERAGES, ProgressBarMixin, dump_episode_log
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 from agents.max.base import MAX
-from agents.max.imagined_training import train_in_imagination
-from agents.max.sac import SAC
+from agents.max.imagined_training import train_in_imagination, train_reactively
+from agents.max.sac import SAC, to_env_action
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
-from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions
+from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions, refit_steps
 from world_models.imagination import ImaginedExploration
 from world_models.utilities import jensen_renyi, prediction_error
 
@@ -211,9 +211,7 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
 
     # ------------------------------------------------------------------ actions
     def _to_env_action(self, u: np.ndarray) -> np.ndarray:
-        """Policy units [-1, 1] -> the env's action bounds."""
-        low, high = self.action_space.low, self.action_space.high
-        return (low + (u + 1.0) * 0.5 * (high - low)).astype(self.action_space.dtype)
+        return to_env_action(u, self.action_space)
 
     def _policy_action(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """(B, a) policy-unit actions; uniform random before the first policy."""
@@ -237,11 +235,10 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         draw = torch.as_tensor(bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng), device=self.device)
         n = self.n_real
         if n == len(self._states):  # full: double the capacity (a step costs O(1), not O(steps so far))
-            grown = self._empty_data(max(1024, 2 * n))
-            for new, old in zip(grown, (self._states, self._actions, self._next_states), strict=False):
-                new[:n] = old
-            grown[3][:, :n] = self._weights
-            self._states, self._actions, self._next_states, self._weights = grown
+            states, actions, next_states, weights = self._empty_data(max(1024, 2 * n))
+            states[:n], actions[:n], next_states[:n] = self.states, self.actions, self.next_states
+            weights[:, :n] = self.weights
+            self._states, self._actions, self._next_states, self._weights = states, actions, next_states, weights
         self._states[n], self._actions[n], self._next_states[n] = row[0][0], row[1][0], row[2][0]
         self._weights[:, n] = draw[:, 0].float()
         self.n_real = n + 1
@@ -279,8 +276,7 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         """Refit the ensemble on every real transition; returns the last step's weighted NLL."""
         if self.refit_from_scratch:
             self._build_model_keeping_normalizers()
-        n = len(self.states)
-        steps = self.model_steps or max(1, self.model_epochs * math.ceil(n / self.model_batch_size))
+        steps = refit_steps(len(self.states), self.model_steps, self.model_epochs, self.model_batch_size)
         self.last_nll = fit_transitions(
             self.model, self.optimizer, self.states, self.actions, self.next_states, self.weights, steps=steps,
             batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
@@ -306,14 +302,11 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     def _train_policy(self, start: np.ndarray) -> None:
         """A fresh SAC: reactive updates on relabelled real data, then imagined episodes from ``start``."""
         self.sac = self._new_policy()
-        n = len(self.states)
-        if self.utility != "trajectory_variance":
-            for _ in range(self.reactive_episodes * self.horizon):
-                index = torch.randint(n, (min(self.sac_batch_size, n),), generator=self.generator, device=self.device)
-                reward = self._real_utility(index)
-                s, a, s_next = self.states[index], self.actions[index], self.next_states[index]
-                self.sac.update(s, a, reward, s_next, torch.zeros_like(reward))
-                self.last_utility = float(reward.mean())
+        if self.utility != "trajectory_variance" and self.reactive_episodes > 0:
+            self.last_utility = train_reactively(
+                self.sac, self.states, self.actions, self.next_states, self._real_utility,
+                updates=self.reactive_episodes * self.horizon, batch_size=self.sac_batch_size, generator=self.generator,
+            )  # fmt: skip
         if self.imagination:
             self._train_in_imagination(torch.as_tensor(start, dtype=torch.float32, device=self.device))
         self.has_policy = True

@@ -1,14 +1,40 @@
-"""Training a SAC policy on episodes imagined in a model: how MAX plans (utility as reward) and how its
-data is judged downstream (task reward). Shyam et al. 2019, section 3.4 and the official ``main.py``
-(``act``): each imagined step of all actors goes into the policy's buffer, then one SAC update follows
-on a minibatch drawn from everything imagined so far."""
+"""Training a SAC policy for MAX (utility as reward) and for judging its data downstream (task reward).
+Shyam et al. 2019, section 3.4 and the official ``main.py`` (``act``): first "reactive" updates on real
+transitions relabelled with the reward, then imagined episodes, where each imagined step of all actors
+goes into the policy's buffer and one SAC update follows on a minibatch drawn from everything imagined
+so far."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
 from agents.max.sac import SAC
 from world_models.imagination import ImaginedExploration
+
+
+def train_reactively(
+    sac: SAC,
+    states: torch.Tensor,
+    actions: torch.Tensor,
+    next_states: torch.Tensor,
+    reward_of: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    updates: int,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+) -> float:
+    """``updates`` SAC updates on minibatches of real transitions (N, d), (N, a), (N, d), never ending an
+    episode; ``reward_of(index)`` gives the (b,) rewards of the rows ``index``. Returns the last minibatch's
+    mean reward (nan without updates)."""
+    n = len(states)
+    reward = torch.full((1,), float("nan"))
+    for _ in range(updates):
+        index = torch.randint(n, (min(batch_size, n),), generator=generator, device=states.device)  # (b,)
+        reward = reward_of(index)  # (b,)
+        sac.update(states[index], actions[index], reward, next_states[index], torch.zeros_like(reward))
+    return float(reward.mean())
 
 
 def train_in_imagination(

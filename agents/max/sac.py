@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
+from gymnasium import spaces
 from torch import nn
 from torch.nn import functional as F
 
@@ -120,6 +122,12 @@ class SAC(nn.Module):
             for target_p, p in zip(self.target_critics.parameters(), self.critics.parameters(), strict=True):
                 target_p.lerp_(p, self.tau)
         return {"critic_loss": float(critic_loss.detach()), "actor_loss": float(actor_loss.detach())}
+
+
+def to_env_action(u: np.ndarray, action_space: spaces.Box) -> np.ndarray:
+    """Actions in the policy's units [-1, 1] (tanh-squashed) mapped to ``action_space``'s bounds."""
+    low, high = action_space.low, action_space.high
+    return (low + (u + 1.0) * 0.5 * (high - low)).astype(action_space.dtype)
 
 
 def _identity(states: torch.Tensor) -> torch.Tensor:

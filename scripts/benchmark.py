@@ -637,10 +637,11 @@ def ensemble_speed(cfg: BenchmarkConfig) -> list[dict]:
 
 # --quick: a smoke run of the whole continuous pipeline with tiny models, not a result
 QUICK_EXPLORER = {"ensemble_size": 3, "hidden_size": 32, "model_steps": 20, "warmup_steps": 100, "policy_every": 100,
-                  "n_actors": 16, "horizon": 5, "imagined_episodes": 1, "reactive_episodes": 1, "sac_hidden_size": 32,
-                  "sac_batch_size": 32}  # fmt: skip
+                  "n_actors": 16, "horizon": 5, "imagined_episodes": 2, "warmup_episodes": 1, "reactive_updates": 5,
+                  "sac_hidden_size": 32, "sac_batch_size": 32}  # fmt: skip
 QUICK_EXPLOIT = {"ensemble_size": 2, "hidden_size": 32, "model_steps": 20, "reactive_updates": 5, "horizon": 5,
-                 "episodes": 1, "n_actors": 8, "sac_hidden_size": 32, "sac_batch_size": 32}  # fmt: skip
+                 "episodes": 2, "warmup_episodes": 1, "n_actors": 8, "sac_hidden_size": 32,
+                 "sac_batch_size": 32}  # fmt: skip
 
 
 def continuous(cfg: BenchmarkConfig) -> list[dict]:

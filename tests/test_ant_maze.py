@@ -83,8 +83,8 @@ def test_max_logs_the_mazes_coverage_to_tensorboard(tmp_path):
 
     from agents import MAX
 
-    tiny = {"warmup_steps": 100, "policy_every": 100, "model_steps": 5, "imagined_episodes": 1, "horizon": 3,
-            "n_actors": 8, "ensemble_size": 2, "hidden_size": 16, "sac_hidden_size": 16,
+    tiny = {"warmup_steps": 100, "policy_every": 100, "model_steps": 5, "imagined_episodes": 1, "warmup_episodes": 0,
+            "horizon": 3, "n_actors": 8, "ensemble_size": 2, "hidden_size": 16, "sac_hidden_size": 16,
             "sac_batch_size": 16}  # fmt: skip
     env = gym.make("maxplore/AntMaze-v0")
     model = MAX(env, seed=0, tensorboard_log=str(tmp_path), **tiny)

@@ -11,8 +11,9 @@ from agents.max.continuous import CONFIGS, ContinuousMAX
 from agents.max.sac import SAC
 from agents.max.tabular import TabularMAX
 
-TINY = {"warmup_steps": 40, "policy_every": 40, "model_steps": 30, "imagined_episodes": 1, "horizon": 8,
-        "n_actors": 16, "ensemble_size": 3, "hidden_size": 32, "sac_hidden_size": 32, "sac_batch_size": 64}  # fmt: skip
+TINY = {"warmup_steps": 40, "policy_every": 40, "model_steps": 30, "imagined_episodes": 2, "warmup_episodes": 1,
+        "horizon": 8, "n_actors": 16, "ensemble_size": 3, "hidden_size": 32, "sac_hidden_size": 32,
+        "sac_batch_size": 64}  # fmt: skip
 
 
 def pendulum():
@@ -36,6 +37,8 @@ def test_max_builds_the_planner_that_fits_the_spaces():
         ({"ensemble_size": 1}, "at least 2"),
         ({"model_steps": None}, "exactly one"),
         ({"horizon": 0}, "horizon"),
+        ({"imagined_episodes": 6, "warmup_episodes": 7}, "warmup_episodes"),
+        ({"reactive_updates": -1}, "reactive_updates"),
     ],
 )
 def test_bad_options_are_refused(kwargs, match):
@@ -53,6 +56,31 @@ def test_sac_learns_a_one_step_bandit():
         actions = sac.actor(states)[0].detach()
         sac.update(states, actions, -((actions[:, 0] - 0.5) ** 2), states, torch.ones(256))
     assert abs(float(sac.act(states[:1], deterministic=True)) - 0.5) < 0.05
+
+
+def test_random_warm_up_episodes_fill_the_buffer_without_updating_the_policy():
+    """The official ``sac.py``: warm-up episodes act uniformly at random and update nothing; each later
+    episode is followed by one update per imagined step."""
+    from agents.max.imagined_training import train_in_imagination
+    from world_models.imagination import ImaginedExploration
+
+    model = MAX(pendulum(), seed=0, **TINY)
+    model.learn(40)  # one refit
+    start = model.states[-1]
+
+    def trained(episodes, warmup_episodes):
+        torch.manual_seed(0)
+        sac = SAC(3, 1, hidden_size=16)
+        before = [p.clone() for p in sac.parameters()]
+        imagined = ImaginedExploration(model.model, n_actors=8, horizon=4, generator=torch.Generator().manual_seed(0))
+        utility = train_in_imagination(sac, imagined, start, episodes=episodes, warmup_episodes=warmup_episodes,
+                                       batch_size=16)  # fmt: skip
+        return not all(torch.equal(a, b) for a, b in zip(before, sac.parameters(), strict=True)), utility
+
+    assert trained(2, 2)[0] is False and trained(2, 1)[0] is True
+    assert trained(2, 2)[1] > 0  # the random episodes' mean utility when no episode is the policy's
+    with pytest.raises(ValueError, match="warmup_episodes"):
+        trained(2, 3)
 
 
 @pytest.mark.parametrize(
@@ -106,9 +134,10 @@ def test_configs_name_the_official_values():
     paper = CONFIGS["paper"]
     assert (paper["ensemble_size"], paper["hidden_size"], paper["n_hidden_layers"]) == (32, 512, 4)
     assert (paper["n_actors"], paper["horizon"], paper["imagined_episodes"], paper["policy_every"]) == (128, 50, 50, 25)
-    assert paper["sac_batch_size"] == 4096 and paper["warmup_steps"] == 256
+    assert paper["sac_batch_size"] == 4096 and paper["warmup_steps"] == 256 and paper["sac_learning_rate"] == 1e-3
+    assert (paper["reactive_updates"], paper["warmup_episodes"]) == (100, 3)
     model = ContinuousMAX(pendulum(), **CONFIGS["reduced"])
-    assert model.ensemble_size == 8 and model.horizon == 25
+    assert model.ensemble_size == 8 and model.horizon == 50 and model.imagined_episodes == 15
 
 
 def test_train_config_applies_only_to_the_continuous_planner():
@@ -157,7 +186,8 @@ def test_max_covers_more_of_mountain_car_than_random_actions():
         j = np.clip(((s[:, 1] + 0.07) / 0.14 * 12).astype(int), 0, 11)
         return len(set(zip(i.tolist(), j.tolist(), strict=True)))
 
-    small = {"warmup_steps": 100, "policy_every": 50, "model_steps": 50, "imagined_episodes": 2, "horizon": 15,
+    small = {"warmup_steps": 100, "policy_every": 50, "model_steps": 50, "imagined_episodes": 3, "warmup_episodes": 1,
+             "horizon": 15,
              "n_actors": 32, "ensemble_size": 4, "hidden_size": 64, "sac_hidden_size": 64,
              "sac_batch_size": 128}  # fmt: skip
     torch.set_num_threads(1)
@@ -172,8 +202,8 @@ def test_max_covers_more_of_mountain_car_than_random_actions():
 
 def test_the_paper_configuration_runs_a_few_steps_on_cpu():
     """The official sizes (32 members of 4 x 512, SAC 2 x 256 at batch 4096, 128 actors) with the budget cut:
-    one refit of 2 epochs and one policy of 1 imagined episode of 2 steps."""
-    cut = {"warmup_steps": 32, "model_epochs": 2, "imagined_episodes": 1, "horizon": 2}
+    one refit of 2 epochs and one policy of 2 imagined episodes (one random) of 2 steps."""
+    cut = {"warmup_steps": 32, "model_epochs": 2, "imagined_episodes": 2, "warmup_episodes": 1, "horizon": 2}
     model = MAX(pendulum(), seed=0, device="cpu", **{**CONFIGS["paper"], **cut})
     model.learn(33)
     assert model.model.net.ensemble_size == 32 and model.sac_batch_size == 4096 and model.n_actors == 128

@@ -65,7 +65,7 @@ def test_max_explores_it_with_a_tiny_configuration():
     from agents import MAX
 
     model = MAX(gym.make("maxplore/HalfCheetah-v0"), seed=0, warmup_steps=40, policy_every=40, model_steps=20,
-                imagined_episodes=1, horizon=5, n_actors=8, ensemble_size=2, hidden_size=32, sac_hidden_size=32,
-                sac_batch_size=32)  # fmt: skip
+                imagined_episodes=1, warmup_episodes=0, horizon=5, n_actors=8, ensemble_size=2, hidden_size=32,
+                sac_hidden_size=32, sac_batch_size=32)  # fmt: skip
     model.learn(80)
     assert model.states.shape == (80, 19) and model.has_policy and np.isfinite(model.last_utility)

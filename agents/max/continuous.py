@@ -44,12 +44,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "paper": {
         "ensemble_size": 32, "hidden_size": 512, "n_hidden_layers": 4, "model_steps": None, "model_epochs": 50,
         "refit_from_scratch": True, "policy_every": 25, "warmup_steps": 256, "n_actors": 128, "horizon": 50,
-        "imagined_episodes": 50, "reactive_episodes": 3, "sac_hidden_size": 256, "sac_batch_size": 4096,
+        "imagined_episodes": 50, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 256,
+        "sac_batch_size": 4096, "sac_learning_rate": 1e-3,
     },
     "reduced": {
         "ensemble_size": 8, "hidden_size": 200, "n_hidden_layers": 2, "model_steps": 200, "model_epochs": None,
-        "refit_from_scratch": False, "policy_every": 100, "warmup_steps": 256, "n_actors": 128, "horizon": 25,
-        "imagined_episodes": 6, "reactive_episodes": 3, "sac_hidden_size": 128, "sac_batch_size": 256,
+        "refit_from_scratch": False, "policy_every": 100, "warmup_steps": 256, "n_actors": 128, "horizon": 50,
+        "imagined_episodes": 15, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 128,
+        "sac_batch_size": 256, "sac_learning_rate": 1e-3,
     },
 }  # fmt: skip
 
@@ -91,9 +93,11 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     :param decay: Jensen-Renyi variance rescaling (official: 0.1).
     :param n_actors: imagined actors (official: 128).
     :param horizon: imagined steps per episode (official: 50).
-    :param imagined_episodes: imagined episodes per policy (official: 50).
-    :param reactive_episodes: reactive warm-up of each policy, in episodes of ``horizon`` updates on real
-        data relabelled with the utility (official: 3).
+    :param imagined_episodes: imagined episodes per policy, the random ones included (official: 50).
+    :param warmup_episodes: the first imagined episodes act uniformly at random and fill the policy's
+        buffer without updates (official: 3).
+    :param reactive_updates: SAC updates on real data relabelled with the utility before imagination
+        (official: 100).
     :param sac_hidden_size: width of the policy's and critics' two hidden layers (official: 256).
     :param sac_batch_size: SAC minibatch (official: 4096).
     :param sac_learning_rate: Adam learning rate of SAC.
@@ -108,8 +112,8 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     HYPER_PARAMETERS: ClassVar[tuple[str, ...]] = (
         "ensemble_size", "hidden_size", "n_hidden_layers", "model_learning_rate", "model_batch_size", "model_steps",
         "model_epochs", "max_grad_norm", "refit_from_scratch", "bootstrap", "warmup_steps", "policy_every", "utility",
-        "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "reactive_episodes", "sac_hidden_size",
-        "sac_batch_size", "sac_learning_rate", "alpha", "log_interval",
+        "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "warmup_episodes", "reactive_updates",
+        "sac_hidden_size", "sac_batch_size", "sac_learning_rate", "alpha", "log_interval",
     )  # fmt: skip
 
     def __init__(
@@ -132,12 +136,13 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         imagination: bool = True,
         decay: float = 0.1,
         n_actors: int = 128,
-        horizon: int = 25,
-        imagined_episodes: int = 6,
-        reactive_episodes: int = 3,
+        horizon: int = 50,
+        imagined_episodes: int = 15,
+        warmup_episodes: int = 3,
+        reactive_updates: int = 100,
         sac_hidden_size: int = 128,
         sac_batch_size: int = 256,
-        sac_learning_rate: float = 3e-4,
+        sac_learning_rate: float = 1e-3,
         alpha: float = 0.02,
         tensorboard_log: str | None = None,
         seed: int | None = None,
@@ -160,6 +165,14 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             value = locals()[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("imagined_episodes", "warmup_episodes", "reactive_updates"):
+            value = locals()[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if imagination and warmup_episodes > imagined_episodes:
+            raise ValueError(
+                f"warmup_episodes ({warmup_episodes}) counts among imagined_episodes ({imagined_episodes})"
+            )
         if ensemble_size < 2:
             raise ValueError(f"ensemble_size must be at least 2 (disagreement needs two members), got {ensemble_size}")
         super().__init__(
@@ -302,10 +315,10 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     def _train_policy(self, start: np.ndarray) -> None:
         """A fresh SAC: reactive updates on relabelled real data, then imagined episodes from ``start``."""
         self.sac = self._new_policy()
-        if self.utility != "trajectory_variance" and self.reactive_episodes > 0:
+        if self.utility != "trajectory_variance" and self.reactive_updates > 0:
             self.last_utility = train_reactively(
                 self.sac, self.states, self.actions, self.next_states, self._real_utility,
-                updates=self.reactive_episodes * self.horizon, batch_size=self.sac_batch_size, generator=self.generator,
+                updates=self.reactive_updates, batch_size=self.sac_batch_size, generator=self.generator,
             )  # fmt: skip
         if self.imagination:
             self._train_in_imagination(torch.as_tensor(start, dtype=torch.float32, device=self.device))
@@ -318,8 +331,8 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         )  # fmt: skip
         self.model.eval()
         self.last_utility = train_in_imagination(
-            self.sac, imagined, start, episodes=self.imagined_episodes, batch_size=self.sac_batch_size,
-            generator=self.generator,
+            self.sac, imagined, start, episodes=self.imagined_episodes, warmup_episodes=self.warmup_episodes,
+            batch_size=self.sac_batch_size, generator=self.generator,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ learning loop

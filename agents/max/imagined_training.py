@@ -1,8 +1,9 @@
 """Training a SAC policy for MAX (utility as reward) and for judging its data downstream (task reward).
-Shyam et al. 2019, section 3.4 and the official ``main.py`` (``act``): first "reactive" updates on real
-transitions relabelled with the reward, then imagined episodes, where each imagined step of all actors
-goes into the policy's buffer and one SAC update follows on a minibatch drawn from everything imagined
-so far."""
+Shyam et al. 2019, section 3.4 and the official ``main.py`` (``act``) and ``sac.py`` (``episode``): first
+"reactive" updates on real transitions relabelled with the reward, then imagined episodes: the first few
+with uniformly random actions and no updates (they fill the policy's buffer), each later one acted with
+the policy's sampled actions and followed by one SAC update per imagined step, on minibatches drawn from
+everything imagined so far."""
 
 from __future__ import annotations
 
@@ -43,39 +44,49 @@ def train_in_imagination(
     start: torch.Tensor,
     *,
     episodes: int,
+    warmup_episodes: int = 0,
     batch_size: int,
     generator: torch.Generator | None = None,
 ) -> float:
-    """Train ``sac`` on ``episodes`` imagined episodes started at ``start``; return the mean reward.
+    """Train ``sac`` on ``episodes`` imagined episodes started at ``start``; return the mean reward of the
+    episodes acted by the policy (of the random ones when there are none).
 
     :param sac: the policy (acts with sampled actions while it learns).
     :param imagined: the imagined MDP (its utility or task reward is the reward).
     :param start: (d,) one state every actor starts from, or (N, d) one per actor.
-    :param episodes: imagined episodes of ``imagined.horizon`` steps.
+    :param episodes: imagined episodes of ``imagined.horizon`` steps, the random ones included.
+    :param warmup_episodes: the first episodes act uniformly at random in [-1, 1] and update nothing
+        (official: 3).
     :param batch_size: SAC minibatch, drawn from every imagined step so far.
     :param generator: torch generator of the minibatch draws.
     """
+    if not 0 <= warmup_episodes <= episodes:
+        raise ValueError(f"warmup_episodes must be in [0, episodes={episodes}], got {warmup_episodes}")
     n, horizon = imagined.n_actors, imagined.horizon
     device = start.device
-    capacity = episodes * horizon * n
     buffer: list[torch.Tensor] | None = None  # states, actions, rewards, next states, ends; rows as imagined
     filled = 0
-    rewards = []
-    for _ in range(episodes):
+    rewards: list[list[torch.Tensor]] = [[], []]  # (1,) mean rewards of the random and of the policy's steps
+    for episode in range(episodes):
+        acting = episode >= warmup_episodes
         states = imagined.reset(start)  # (N, d)
         done = False
         while not done:
-            actions = sac.act(states)  # (N, a) sampled: the policy explores its MDP
+            if acting:
+                actions = sac.act(states)  # (N, a) sampled: the policy explores its MDP
+            else:
+                actions = torch.rand(n, sac.action_dim, generator=generator, device=device) * 2 - 1  # (N, a)
             next_states, reward, done = imagined.step(actions)  # (N, d), (N,)
             ends = torch.full_like(reward, float(done))  # (N,) the horizon ends every actor together
             rows = (states, actions, reward, next_states, ends)
             if buffer is None:
-                buffer = [torch.zeros(capacity, *x.shape[1:], device=device) for x in rows]
+                buffer = [torch.zeros(episodes * horizon * n, *x.shape[1:], device=device) for x in rows]
             for column, values in zip(buffer, rows, strict=True):
                 column[filled : filled + n] = values
             filled += n
-            rewards.append(reward.mean())
+            rewards[acting].append(reward.mean())
+            states = next_states
+        for _ in range(horizon if acting else 0):  # one update per imagined step, after the episode
             index = torch.randint(filled, (min(batch_size, filled),), generator=generator, device=device)
             sac.update(*(column[index] for column in buffer))
-            states = next_states
-    return float(torch.stack(rewards).mean())
+    return float(torch.stack(rewards[1] or rewards[0]).mean())

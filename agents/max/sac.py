@@ -66,7 +66,7 @@ class SAC(nn.Module):
         *,
         hidden_size: int = 256,
         n_hidden_layers: int = 2,
-        learning_rate: float = 3e-4,
+        learning_rate: float = 1e-3,
         gamma: float = 0.99,
         tau: float = 0.005,
         alpha: float = 0.02,
@@ -77,6 +77,7 @@ class SAC(nn.Module):
         if not 0.0 <= gamma < 1.0 or not 0.0 < tau <= 1.0 or alpha < 0:
             raise ValueError(f"need 0 <= gamma < 1, 0 < tau <= 1, alpha >= 0; got {gamma}, {tau}, {alpha}")
         self.gamma, self.tau, self.alpha = gamma, tau, alpha
+        self.action_dim = action_dim
         self.actor = TanhGaussianActor(state_dim, action_dim, hidden_size=hidden_size, n_hidden_layers=n_hidden_layers)
         critic = {"out_features": 1, "hidden_size": hidden_size, "n_hidden_layers": n_hidden_layers}
         critic["activation"] = "relu"

@@ -29,6 +29,8 @@ import numpy as np  # noqa: E402
 from config_cli import parse_config  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from agents.run_grid.reports import save_figure  # noqa: E402
+
 VARIANTS = ("baseline", "noise", "guess", "both")
 
 
@@ -176,8 +178,7 @@ def plot_curves(rows: dict[str, dict], supervised: float, cfg: CycleGANConfig, p
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_grid(rows: dict[str, dict], supervised_sample: np.ndarray, cfg: CycleGANConfig, path: Path) -> None:
@@ -202,8 +203,7 @@ def plot_grid(rows: dict[str, dict], supervised_sample: np.ndarray, cfg: CycleGA
             if c == 0:
                 ax.set_ylabel(variant, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(cfg: CycleGANConfig) -> dict:

@@ -29,6 +29,8 @@ from config_cli import parse_config  # noqa: E402
 from mnist_subset import load_digits_split  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from agents.run_grid.reports import save_figure  # noqa: E402
+
 NORM_LABELS = {"batch": "BN", "group": "GN", "layer": "LN", "instance": "IN", "none": "no norm"}
 
 
@@ -140,9 +142,7 @@ def plot(rows: list[dict], cfg: StudyConfig, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(cfg: StudyConfig) -> list[dict]:

@@ -32,6 +32,7 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from agents.run_grid.reports import save_figure  # noqa: E402
 from vision_tools.saliency import METHODS, saliency  # noqa: E402
 from vision_tools.sanity_checks import (  # noqa: E402
     cascading_randomization,
@@ -202,14 +203,11 @@ def main(cfg: SanityConfig) -> dict:
 
 def save_image_grid(fig, axes, path: Path) -> None:
     """Hide the ticks of every panel of an image grid, then save and close the figure."""
-    import matplotlib.pyplot as plt
-
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 class HeadMean(nn.Module):
@@ -279,8 +277,7 @@ def plot_curves(curves, stage_names, control, untrained, path: Path) -> None:
     axes[0].set_ylabel("similarity to the original map")
     axes[-1].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_grid(grid, stage_names, image, path: Path) -> None:

@@ -31,6 +31,7 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from tqdm import trange  # noqa: E402
 
+from agents.run_grid.reports import save_figure  # noqa: E402
 from vision_tools.sparse_vd import SGVLB, Conv2dSVDO, LinearSVDO, sparsity_report  # noqa: E402
 
 NETS = ("lenet300", "lenet5")
@@ -236,9 +237,7 @@ def plot(results: list[dict], cfg: SparsifyConfig, path: Path) -> None:
     axes[2].set_ylabel("test error (%)")
     axes[2].legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

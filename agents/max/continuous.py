@@ -161,14 +161,13 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             raise ValueError(f"bootstrap must be one of {BOOTSTRAP_SCHEMES}, got {bootstrap!r}")
         if (model_steps is None) == (model_epochs is None):
             raise ValueError("give exactly one of model_steps and model_epochs")
-        for name in ("ensemble_size", "policy_every", "n_actors", "horizon", "sac_batch_size", "model_batch_size"):
+        counts = {name: 1 for name in ("ensemble_size", "policy_every", "n_actors", "horizon", "sac_batch_size",
+                                       "model_batch_size")}  # fmt: skip
+        counts |= {name: 0 for name in ("imagined_episodes", "warmup_episodes", "reactive_updates")}
+        for name, least in counts.items():
             value = locals()[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("imagined_episodes", "warmup_episodes", "reactive_updates"):
-            value = locals()[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
         if imagination and warmup_episodes > imagined_episodes:
             raise ValueError(
                 f"warmup_episodes ({warmup_episodes}) counts among imagined_episodes ({imagined_episodes})"

@@ -66,7 +66,8 @@ def train_in_imagination(
     device = start.device
     buffer: list[torch.Tensor] | None = None  # states, actions, rewards, next states, ends; rows as imagined
     filled = 0
-    rewards: list[list[torch.Tensor]] = [[], []]  # (1,) mean rewards of the random and of the policy's steps
+    random_rewards: list[torch.Tensor] = []  # (1,) mean reward of each random step
+    policy_rewards: list[torch.Tensor] = []  # (1,) mean reward of each step the policy acted
     for episode in range(episodes):
         acting = episode >= warmup_episodes
         states = imagined.reset(start)  # (N, d)
@@ -84,9 +85,9 @@ def train_in_imagination(
             for column, values in zip(buffer, rows, strict=True):
                 column[filled : filled + n] = values
             filled += n
-            rewards[acting].append(reward.mean())
+            (policy_rewards if acting else random_rewards).append(reward.mean())
             states = next_states
         for _ in range(horizon if acting else 0):  # one update per imagined step, after the episode
             index = torch.randint(filled, (min(batch_size, filled),), generator=generator, device=device)
             sac.update(*(column[index] for column in buffer))
-    return float(torch.stack(rewards[1] or rewards[0]).mean())
+    return float(torch.stack(policy_rewards or random_rewards).mean())

@@ -22,7 +22,9 @@ from agents.dqn import DQN, reject_replay_buffer_kwargs
 class CountBonusReplayBuffer(ReplayBuffer):
     """Counts every added (obs, action) in ``counter`` and adds ``beta / sqrt(N(s, a))`` to sampled rewards.
 
-    Single environment only. ``bonus_sum`` and ``bonus_n`` accumulate the bonuses handed out, for logging.
+    Each stored transition keeps its state's key (``state_keys``), so a sampled batch's counts are looked
+    up without hashing its pictures again. Single environment only. ``bonus_sum`` and ``bonus_n``
+    accumulate the bonuses handed out, for logging.
     """
 
     def __init__(self, *args: Any, counter: StateActionCounter, beta: float, **kwargs: Any) -> None:
@@ -33,14 +35,17 @@ class CountBonusReplayBuffer(ReplayBuffer):
         self.beta = beta
         self.bonus_sum = 0.0
         self.bonus_n = 0
+        self.state_keys = np.zeros(self.buffer_size, dtype=np.int64)  # (buffer_size,) key of each stored obs
 
     def add(self, obs, next_obs, action, reward, done, infos) -> None:
-        self.counter.add(np.asarray(obs), np.asarray(action))
+        keys = self.counter.keys(np.asarray(obs))  # (1,)
+        self.counter.add_keys(keys, np.asarray(action))
+        self.state_keys[self.pos] = keys[0]
         super().add(obs, next_obs, action, reward, done, infos)
 
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> ReplayBufferSamples:
         samples = super()._get_samples(batch_inds, env)
-        counts = self.counter.counts(self.observations[batch_inds, 0], self.actions[batch_inds, 0])  # (B,)
+        counts = self.counter.key_counts(self.state_keys[batch_inds], self.actions[batch_inds, 0])  # (B,)
         bonus = self.beta / np.sqrt(np.maximum(counts, 1))  # (B,)
         self.bonus_sum += float(bonus.sum())
         self.bonus_n += len(bonus)

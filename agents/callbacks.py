@@ -24,7 +24,8 @@ VISIT_COVERAGES = ("cell_coverage", "maze_coverage", "grid_coverage")
 class CoverageCallback(BaseCallback):
     """Track transition coverage from :class:`envs.TransitionCoverage`'s ``info`` and stop when done.
 
-    Records the coverage at the end of every episode (``coverage_per_episode``), logs
+    Records the coverage at the end of every episode (``coverage_per_episode``, and each place coverage of
+    the world's ``info`` in ``visits_per_episode``), logs
     ``explore/coverage`` (and ``explore/<key>`` for each key of :data:`VISIT_COVERAGES` in ``info``: the
     maze's cells, the Ant maze's blocks and grid cells) to the model's logger, and stops learning once
     every transition has been tried (``stop_at_full=True``) or ``max_episodes`` episodes have ended. On an
@@ -45,6 +46,7 @@ class CoverageCallback(BaseCallback):
         self.episodes_to_full_coverage: int | None = None
         self.coverage: float | None = None
         self.visits: dict[str, float] = {}  # the last value of each VISIT_COVERAGES key in info
+        self.visits_per_episode: dict[str, list[float]] = {}  # each key's value at the end of every episode
         self.episodes = 0  # episodes ended
 
     def _on_step(self) -> bool:
@@ -63,6 +65,7 @@ class CoverageCallback(BaseCallback):
         for key in VISIT_COVERAGES:
             if done and key in info:
                 self.visits[key] = float(info[key])
+                self.visits_per_episode.setdefault(key, []).append(self.visits[key])
                 self.logger.record(f"explore/{key}", self.visits[key])
         if self.stop_at_full and self.episodes_to_full_coverage is not None:
             if not done:

@@ -63,16 +63,21 @@ class StateActionCounter:
 
     def add(self, observations: np.ndarray, actions: np.ndarray) -> None:
         """Count one visit of each (observation, action) pair of the batch."""
-        for key, action in zip(self.keys(observations).tolist(), np.asarray(actions).reshape(-1).tolist(), strict=True):
+        self.add_keys(self.keys(observations), actions)
+
+    def add_keys(self, keys: np.ndarray, actions: np.ndarray) -> None:
+        """Count one visit of each (state key, action) pair: ``keys`` (B,) from :meth:`keys`."""
+        for key, action in zip(np.asarray(keys).tolist(), np.asarray(actions).reshape(-1).tolist(), strict=True):
             self.table[(key, action)] = self.table.get((key, action), 0) + 1
 
     def counts(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """(B,) current counts of the batch's pairs (0 for pairs never added)."""
-        keys = self.keys(observations).tolist()
-        return np.array(
-            [self.table.get((k, a), 0) for k, a in zip(keys, np.asarray(actions).reshape(-1).tolist(), strict=True)],
-            dtype=np.int64,
-        )
+        return self.key_counts(self.keys(observations), actions)
+
+    def key_counts(self, keys: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """(B,) current counts of (state key, action) pairs: ``keys`` (B,) from :meth:`keys`."""
+        pairs = zip(np.asarray(keys).tolist(), np.asarray(actions).reshape(-1).tolist(), strict=True)
+        return np.array([self.table.get(pair, 0) for pair in pairs], dtype=np.int64)
 
     def state_dict(self) -> dict[str, Any]:
         rows = torch.tensor([(k, a, n) for (k, a), n in self.table.items()], dtype=torch.int64).reshape(-1, 3)

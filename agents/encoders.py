@@ -6,6 +6,9 @@ ReLU, an adaptive average pool to 4x4, and a linear layer. Group Normalization i
 (Wu & He, ECCV 2018): it does not depend on the batch, so a sample's features are the same alone or in
 a batch, which matters for RL's small and correlated batches. Use it in the DQN family with
 ``policy_kwargs={"features_extractor_class": SmallCNN, "features_extractor_kwargs": {"norm": "group"}}``.
+
+:class:`InverseDynamicsEncoder` is the encoder of MAX from pixels: a :class:`SmallCNN` trained only
+through a head that tells which action led from one picture to the next.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
+from torch.nn import functional as F
 
 from vision_tools.normalization import make_norm
+from vision_tools.sparse_vd import LinearSVDO, kl_divergence
 
 
 class SmallCNN(BaseFeaturesExtractor):
@@ -54,3 +59,70 @@ class SmallCNN(BaseFeaturesExtractor):
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, features_dim). SB3 already divides uint8 images by 255."""
         return self.linear(self.cnn(observations))  # (N, features_dim)
+
+
+class InverseDynamicsEncoder(nn.Module):
+    """phi: (C, H, W) pictures -> features, trained by telling the action between two consecutive pictures.
+
+    Inverse dynamics (Pathak, Agrawal, Efros & Darrell, "Curiosity-driven Exploration by Self-supervised
+    Prediction", ICML 2017, section 2.2): the encoder gets gradient only through a head that predicts the
+    action ``a`` from ``(phi(o), phi(o'))``, so pixels that do not help tell actions apart (the maze's
+    texture, redrawn at every reset) are not kept, while where the agent stands is. MAX from pixels fits its
+    forward ensemble and measures disagreement in this feature space, as latent disagreement explorers do
+    (Plan2Explore, Sekar et al., ICML 2020).
+
+    :param observation_space: a Box of channel-first (C, H, W) pictures with values in [0, 255], at least
+        16 x 16 (SB3 transposes (H, W, C) image envs such as ``maxplore/Maze-v0`` with ``obs_mode="rgb"``).
+    :param n_actions: discrete actions the inverse head tells apart.
+    :param features_dim: size of the features.
+    :param norm: the CNN's normalisation, ``"group"`` (default), ``"batch"``, ``"layer"``, ``"instance"`` or
+        ``None`` (:func:`vision_tools.normalization.make_norm`).
+    :param channels: output channels of the CNN's three convolutions.
+    :param sparse_head: the CNN's last linear layer is a Sparse Variational Dropout layer (Molchanov et al.,
+        ICML 2017); its KL term joins the loss with weight ``kl_weight``.
+    :param kl_weight: weight of the Sparse VD layer's KL per training sample.
+    :param hidden_size: width of the inverse head's hidden layer.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Box,
+        n_actions: int,
+        *,
+        features_dim: int = 32,
+        norm: str | None = "group",
+        channels: tuple[int, int, int] = (16, 32, 32),
+        sparse_head: bool = False,
+        kl_weight: float = 1e-4,
+        hidden_size: int = 128,
+    ) -> None:
+        super().__init__()
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 3:
+            raise TypeError(f"observation_space must be a Box of (C, H, W) pictures, got {observation_space}")
+        if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions < 2:
+            raise ValueError(f"n_actions must be an int >= 2, got {n_actions!r}")
+        if kl_weight < 0:
+            raise ValueError(f"kl_weight must be >= 0, got {kl_weight!r}")
+        self.features_dim, self.n_actions, self.kl_weight = features_dim, n_actions, kl_weight
+        chw = spaces.Box(0.0, 1.0, shape=observation_space.shape)
+        self.cnn = SmallCNN(chw, features_dim, norm=norm, groups=8, channels=channels)
+        if sparse_head:
+            self.cnn.linear[0] = LinearSVDO(channels[2] * 16, features_dim)
+        self.inverse_head = nn.Sequential(
+            nn.Linear(2 * features_dim, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_actions)
+        )
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) pictures in [0, 255] (any dtype) -> (B, features_dim) features."""
+        return self.cnn(observations.float() / 255.0)  # (B, f)
+
+    def action_logits(self, observations: torch.Tensor, next_observations: torch.Tensor) -> torch.Tensor:
+        """(B, n_actions) logits of the action taken between two (B, C, H, W) batches of pictures."""
+        pair = torch.cat([self(observations), self(next_observations)], -1)  # (B, 2f)
+        return self.inverse_head(pair)  # (B, n_actions)
+
+    def loss(self, observations: torch.Tensor, actions: torch.Tensor, next_observations: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the inverse head on pictures (B, C, H, W), actions (B,) and next pictures, plus
+        the Sparse VD head's weighted KL (0 without one)."""
+        logits = self.action_logits(observations, next_observations)  # (B, n_actions)
+        return F.cross_entropy(logits, actions.long()) + self.kl_weight * kl_divergence(self)

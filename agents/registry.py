@@ -55,7 +55,8 @@ PIXEL_POLICY_KWARGS: dict[str, Any] = {
 def check_spaces(algo: str, env: GymEnv) -> None:
     """Raise ``TypeError`` naming the agent and the spaces when ``env``'s spaces do not fit ``algo``.
 
-    MAX needs Discrete observations and actions, or a 1-D Box of observations and Box actions; the
+    MAX needs Discrete observations and actions, a 1-D Box of observations and Box actions, or uint8
+    (H, W, C) pictures and Discrete actions; the
     reference explorers need Discrete observations and actions; the DQN family needs Discrete actions (any
     observation SB3's policies take).
     """

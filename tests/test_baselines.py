@@ -154,6 +154,17 @@ def test_bonus_shrinks_as_a_pair_is_visited():
     assert model.counter.counts(np.array([[3]]), np.array([0])).tolist() == [1]
 
 
+def test_stored_keys_give_the_counts_of_the_stored_pictures():
+    env = gym.make("maxplore/Maze-v0", size=5, image_size=16, horizon=10)
+    model = make_agent("bonusdqn", env, seed=0, device="cpu", bonus="simhash", learning_starts=10)
+    model.learn(40)
+    buffer, rows = model.replay_buffer, np.arange(40)
+    pictures, actions = buffer.observations[rows, 0], buffer.actions[rows, 0]
+    np.testing.assert_array_equal(buffer.state_keys[rows], model.counter.keys(pictures))
+    np.testing.assert_array_equal(model.counter.key_counts(buffer.state_keys[rows], actions),
+                                  model.counter.counts(pictures, actions))  # fmt: skip
+
+
 def test_bonus_counts_saved_with_model(tmp_path):
     model = make_agent("bonusdqn", chain(), seed=0, device="cpu")
     model.learn(200)

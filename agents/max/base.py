@@ -3,8 +3,9 @@
 ``MAX(env, **kwargs)`` builds the planner that fits the env's observation space: exact value iteration in
 the exploration MDP where states can be counted (a ``Discrete`` index,
 :class:`~agents.max.tabular.TabularMAX`), a policy trained in the imagined exploration MDP where they
-cannot (a ``Box`` of continuous states, :class:`~agents.max.continuous.ContinuousMAX`). Both are
-instances of ``MAX``; ``MAX.load`` reads which one a checkpoint holds.
+cannot (a ``Box`` of continuous states, :class:`~agents.max.continuous.ContinuousMAX`), and planning in a
+learned feature space for pictures (a uint8 ``Box`` of (H, W, C) images with ``Discrete`` actions,
+:class:`~agents.max.pixels.PixelMAX`). All are instances of ``MAX``; ``MAX.load`` reads which one a checkpoint holds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.checkpoint import load_checkpoint
@@ -23,6 +25,7 @@ from agents.checkpoint import load_checkpoint
 def planner_class(env: GymEnv | str) -> type[MAX]:
     """The MAX planner for ``env``'s observation space; ``TypeError`` naming the spaces if none fits."""
     from agents.max.continuous import ContinuousMAX
+    from agents.max.pixels import PixelMAX
     from agents.max.tabular import TabularMAX
 
     probe = gym.make(env) if isinstance(env, str) else env
@@ -31,8 +34,11 @@ def planner_class(env: GymEnv | str) -> type[MAX]:
         return TabularMAX
     if isinstance(obs_space, spaces.Box) and len(obs_space.shape) == 1 and isinstance(act_space, spaces.Box):
         return ContinuousMAX
+    if is_image_space(obs_space, check_channels=True) and isinstance(act_space, spaces.Discrete):
+        return PixelMAX
     raise TypeError(
-        f"MAX plans over Discrete states (with Discrete actions) or 1-D Box states (with Box actions); got "
+        f"MAX plans over Discrete states (with Discrete actions), 1-D Box states (with Box actions) or uint8 "
+        f"(H, W, C) pictures (with Discrete actions); got "
         f"observation_space={obs_space}, action_space={act_space} (maxplore/Chain-v0 encoding='index' and "
         "maxplore/Maze-v0 obs_mode='index' give state indices)"
     )
@@ -42,7 +48,7 @@ class MAX:
     """Model-Based Active Exploration; ``MAX(env, ...)`` returns the planner that fits ``env`` (see the
     module docstring) with that planner's keyword arguments."""
 
-    CHECKPOINT_KINDS = ("MAX", "ContinuousMAX")  # the tabular planner keeps the kind "MAX" of older files
+    CHECKPOINT_KINDS = ("MAX", "ContinuousMAX", "PixelMAX")  # the tabular planner keeps the kind "MAX" of older files
 
     def __new__(cls, env: GymEnv | str | None = None, *args: Any, **kwargs: Any):
         if cls is MAX:
@@ -56,8 +62,10 @@ class MAX:
         """Load a checkpoint of either planner (``MAX.load``) or of this planner (``TabularMAX.load``)."""
         if cls is MAX:
             from agents.max.continuous import ContinuousMAX
+            from agents.max.pixels import PixelMAX
             from agents.max.tabular import TabularMAX
 
             kind = load_checkpoint(path, kind=cls.CHECKPOINT_KINDS)["kind"]
-            return {"MAX": TabularMAX, "ContinuousMAX": ContinuousMAX}[kind].load(path, env, device, **kwargs)
+            planner = {"MAX": TabularMAX, "ContinuousMAX": ContinuousMAX, "PixelMAX": PixelMAX}[kind]
+            return planner.load(path, env, device, **kwargs)
         return super().load(path, env, device, **kwargs)  # type: ignore[misc]

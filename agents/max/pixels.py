@@ -1,0 +1,464 @@
+"""MAX's planner for pictures: disagreement of a Gaussian ensemble in a learned feature space.
+
+Shyam, Jaskowski & Gomez, ICML 2019, with the pictures mapped to features first, as latent-space
+disagreement explorers do (Plan2Explore, Sekar et al., ICML 2020). After ``warmup_steps`` random steps,
+and every ``encoder_every`` steps after, the encoder (:class:`~agents.encoders.InverseDynamicsEncoder`,
+the suite's :class:`~agents.encoders.SmallCNN` with Group Normalization by default) is trained by inverse
+dynamics on every real transition, every stored picture is encoded again and a fresh ensemble of diagonal
+Gaussians over the change of features (:class:`~world_models.continuous.GaussianDynamicsEnsemble`, one-hot
+actions, each member with its own bootstrap weights) is fit; between those, the ensemble is refit every
+``model_every`` steps. The utility of (features, action) is the members' Jensen-Renyi divergence, as in
+continuous worlds. The exploration MDP is solved again after every refit and the agent acts greedily
+(ties at random) on its action values from the current features (:mod:`agents.max.latent_planning`):
+``planner="graph"`` (default) by value iteration over the features of real observations, or
+``planner="search"`` by exhaustive search over short action sequences.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.preprocessing import is_image_space, maybe_transpose
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from torch.nn import functional as F
+
+from agents.callbacks import VISIT_COVERAGES, ProgressBarMixin, dump_episode_logs
+from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
+from agents.devices import check_device
+from agents.encoders import InverseDynamicsEncoder
+from agents.max.base import MAX
+from agents.max.latent_planning import graph_action_values, graph_values, search_values
+from agents.tabular_explorer import greedy_actions
+from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
+from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions
+from world_models.utilities import jensen_renyi
+
+logger = logging.getLogger(__name__)
+
+PLANNERS = ("graph", "search")
+
+
+class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
+    """Model-Based Active Exploration on pictures (uint8 ``Box`` of shape (H, W, C) or (C, H, W)) with ``Discrete``
+    actions. Like every SB3 algorithm it sees (H, W, C) pictures transposed to (C, H, W).
+
+    :param env: the environment or its id.
+    :param features_dim: size of the encoder's features.
+    :param norm: the encoder's normalisation (``"group"``, ``"batch"``, ``"layer"``, ``"instance"``, ``None``).
+    :param channels: output channels of the encoder's three convolutions.
+    :param sparse_head: the encoder's last layer is a Sparse Variational Dropout layer.
+    :param encoder_learning_rate: Adam learning rate of the encoder and its inverse head.
+    :param encoder_batch_size: transitions per inverse-dynamics step.
+    :param encoder_steps: inverse-dynamics steps at each encoder training.
+    :param encoder_every: train the encoder (and refit a fresh ensemble) every this many real steps.
+    :param augment_noise: std of Gaussian noise (colour units, 0-255) added to every picture the encoder
+        trains on, so its features ignore pixel noise (0: none).
+    :param ensemble_size: forward models E.
+    :param hidden_size: width of each member's hidden layers.
+    :param n_hidden_layers: hidden layers per member.
+    :param model_learning_rate: Adam learning rate of the ensemble.
+    :param model_batch_size: minibatch of a model step.
+    :param model_steps: Adam steps per refit of the ensemble.
+    :param fresh_model_steps: Adam steps of a fresh ensemble after the encoder was trained.
+    :param model_every: refit the ensemble (and plan again) every this many real steps.
+    :param min_feature_std: floor of the ensemble's normalisers' standard deviations of the features and of
+        their changes (feature units): a feature that hardly varied in the data, such as one that only a
+        texture moves, is not blown up into disagreement by dividing by its tiny spread.
+    :param bootstrap: members' data weights, see :mod:`world_models.bootstrap`.
+    :param decay: Jensen-Renyi variance rescaling (official continuous code: 0.1).
+    :param warmup_steps: uniformly random actions first.
+    :param planner: ``"graph"`` (value iteration over real observations' features) or ``"search"``.
+    :param planning_horizon: steps planned ahead by the graph planner.
+    :param search_depth: actions per sequence of the search planner (A^depth imagined steps per action).
+    :param max_nodes: most real observations the graph planner plans over (a random subset beyond).
+    :param reward_floor: quantile of the utilities of real transitions subtracted from every utility
+        (floored at 0) before planning, so the small disagreement left on transitions already seen does not
+        add up over a long horizon; ``None`` plans on the utility as is.
+    :param tensorboard_log: folder for TensorBoard runs.
+    :param seed: seed of every random choice.
+    :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    :param verbose: 0 silent, 1 SB3's console logger.
+    :param log_interval: dump logs every this many episodes.
+    """
+
+    HYPER_PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "features_dim", "norm", "channels", "sparse_head", "encoder_learning_rate", "encoder_batch_size",
+        "encoder_steps", "encoder_every", "augment_noise", "ensemble_size", "hidden_size", "n_hidden_layers",
+        "model_learning_rate", "model_batch_size", "model_steps", "fresh_model_steps", "model_every",
+        "min_feature_std", "bootstrap", "decay", "warmup_steps", "planner", "planning_horizon", "search_depth",
+        "max_nodes", "reward_floor", "log_interval",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        env: GymEnv | str,
+        *,
+        features_dim: int = 32,
+        norm: str | None = "group",
+        channels: tuple[int, int, int] = (16, 32, 32),
+        sparse_head: bool = False,
+        encoder_learning_rate: float = 1e-3,
+        encoder_batch_size: int = 64,
+        encoder_steps: int = 300,
+        encoder_every: int = 1000,
+        augment_noise: float = 24.0,
+        ensemble_size: int = 5,
+        hidden_size: int = 64,
+        n_hidden_layers: int = 2,
+        model_learning_rate: float = 1e-3,
+        model_batch_size: int = 256,
+        model_steps: int = 50,
+        fresh_model_steps: int = 500,
+        model_every: int = 10,
+        min_feature_std: float = 1.0,
+        bootstrap: str = "bayesian",
+        decay: float = 0.1,
+        warmup_steps: int = 300,
+        planner: str = "graph",
+        planning_horizon: int = 50,
+        search_depth: int = 3,
+        max_nodes: int = 1024,
+        reward_floor: float | None = 0.5,
+        tensorboard_log: str | None = None,
+        seed: int | None = None,
+        device: torch.device | str = "auto",
+        verbose: int = 0,
+        log_interval: int = 1,
+    ) -> None:
+        check_device(device)
+        if planner not in PLANNERS:
+            raise ValueError(f"planner must be one of {PLANNERS}, got {planner!r}")
+        if bootstrap not in BOOTSTRAP_SCHEMES:
+            raise ValueError(f"bootstrap must be one of {BOOTSTRAP_SCHEMES}, got {bootstrap!r}")
+        counts = {"features_dim": 1, "encoder_batch_size": 1, "encoder_steps": 1, "encoder_every": 1,
+                  "ensemble_size": 2, "hidden_size": 1, "n_hidden_layers": 1, "model_batch_size": 1,
+                  "model_steps": 0, "fresh_model_steps": 1, "model_every": 1, "warmup_steps": 1,
+                  "planning_horizon": 1, "search_depth": 1, "max_nodes": 1, "log_interval": 1}  # fmt: skip
+        for name, least in counts.items():
+            value = locals()[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+        if not min_feature_std > 0:
+            raise ValueError(f"min_feature_std must be > 0, got {min_feature_std!r}")
+        if not augment_noise >= 0:
+            raise ValueError(f"augment_noise must be >= 0, got {augment_noise!r}")
+        if reward_floor is not None and not 0.0 <= reward_floor <= 1.0:
+            raise ValueError(f"reward_floor must be a quantile in [0, 1] or None, got {reward_floor!r}")
+        super().__init__(
+            policy=None,  # type: ignore[arg-type]  # the plan is solved again after every refit
+            env=env,
+            learning_rate=model_learning_rate,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            seed=seed,
+            supported_action_spaces=(spaces.Discrete,),
+        )
+        if not is_image_space(self.observation_space, check_channels=True):
+            raise TypeError(f"PixelMAX needs a uint8 Box of pictures, got {self.observation_space}")
+        local = locals()
+        for name in self.HYPER_PARAMETERS:
+            setattr(self, name, local[name])
+        self.channels = tuple(channels)
+        self._setup_model()
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_model(self) -> None:
+        self.set_random_seed(self.seed)
+        self.n_actions = int(self.action_space.n)
+        self.rng = np.random.default_rng(self.seed)
+        self.encoder = InverseDynamicsEncoder(
+            self.observation_space, self.n_actions, features_dim=self.features_dim, norm=self.norm,
+            channels=self.channels, sparse_head=self.sparse_head,
+        ).to(self.device)  # fmt: skip
+        self.encoder_optimizer = torch.optim.Adam(self.encoder.parameters(), lr=self.encoder_learning_rate)
+        self._build_model()
+        self.has_model = False
+        shape = self.observation_space.shape
+        self._observations = np.zeros((0, *shape), dtype=np.uint8)  # (capacity, C, H, W)
+        self._next_observations = np.zeros((0, *shape), dtype=np.uint8)
+        self._actions = np.zeros(0, dtype=np.int64)  # (capacity,)
+        self._weights = np.zeros((self.ensemble_size, 0), dtype=np.float32)  # (E, capacity)
+        self.n_real = 0
+        self.features = torch.zeros(0, self.features_dim, device=self.device)  # (N, f) of the observations
+        self.next_features = torch.zeros(0, self.features_dim, device=self.device)  # (N, f)
+        self.nodes = torch.zeros(0, self.features_dim, device=self.device)  # (n, f) the graph planner's
+        self.node_values = torch.zeros(0, device=self.device)  # (n,)
+        self.floor = 0.0
+        self.last_nll = self.last_utility = self.last_inverse_loss = float("nan")
+
+    def _build_model(self) -> None:
+        self.model = GaussianDynamicsEnsemble(
+            self.features_dim, self.n_actions, ensemble_size=self.ensemble_size, hidden_size=self.hidden_size,
+            n_hidden_layers=self.n_hidden_layers, min_std=self.min_feature_std,
+        ).to(self.device)  # fmt: skip
+        self.optimizer = torch.optim.Adam(self.model.net.parameters(), lr=self.model_learning_rate)
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    # ------------------------------------------------------------------ data
+    def _store(self, observation: np.ndarray, action: int, next_observation: np.ndarray) -> None:
+        n = self.n_real
+        if n == len(self._actions):  # full: double the capacity (a step costs O(1), not O(steps so far))
+            grow = max(1024, n)
+            room = np.zeros((grow, *self.observation_space.shape), dtype=np.uint8)
+            self._observations = np.concatenate([self._observations, room])
+            self._next_observations = np.concatenate([self._next_observations, room])
+            self._actions = np.concatenate([self._actions, np.zeros(grow, dtype=np.int64)])
+            self._weights = np.concatenate([self._weights, np.zeros((self.ensemble_size, grow), np.float32)], 1)
+        self._observations[n], self._actions[n], self._next_observations[n] = observation, action, next_observation
+        self._weights[:, n] = bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng)[:, 0]
+        self.n_real = n + 1
+        if self.has_model:  # the encoder exists: keep the features and the model's statistics up to date
+            z, z_next = self._encode(np.stack([observation, next_observation])).split(1)  # (1, f) each
+            self.features = torch.cat([self.features, z])
+            self.next_features = torch.cat([self.next_features, z_next])
+            self.model.update_normalizers(z, self._one_hot(torch.tensor([action], device=self.device)), z_next)
+
+    # the real transitions so far: (N, C, H, W) pictures, (N,) actions, (N, C, H, W) next pictures and each
+    # member's bootstrap weight of each, (E, N)
+    @property
+    def observations(self) -> np.ndarray:
+        return self._observations[: self.n_real]
+
+    @property
+    def actions(self) -> np.ndarray:
+        return self._actions[: self.n_real]
+
+    @property
+    def next_observations(self) -> np.ndarray:
+        return self._next_observations[: self.n_real]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._weights[:, : self.n_real]
+
+    def _one_hot(self, actions: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(actions.long(), self.n_actions).float()  # (B, A)
+
+    @torch.no_grad()
+    def _encode(self, pictures: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+        """(B, f) features of (B, C, H, W) pictures, the encoder in evaluation mode."""
+        self.encoder.eval()
+        chunks = [self.encoder(torch.as_tensor(pictures[i : i + batch_size], device=self.device))
+                  for i in range(0, len(pictures), batch_size)]  # fmt: skip
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.features_dim, device=self.device)
+
+    # ------------------------------------------------------------------ encoder, model and plan
+    def train_encoder(self) -> float:
+        """``encoder_steps`` inverse-dynamics steps on random real transitions; returns the last loss."""
+        self.encoder.train()
+        loss = torch.zeros(())
+        for _ in range(self.encoder_steps):
+            index = self.rng.integers(0, self.n_real, size=self.encoder_batch_size)
+            obs, next_obs = (self._augment(torch.as_tensor(x[index], device=self.device))
+                             for x in (self.observations, self.next_observations))  # (b, C, H, W) each  # fmt: skip
+            loss = self.encoder.loss(obs, torch.as_tensor(self.actions[index], device=self.device), next_obs)
+            self.encoder_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.encoder_optimizer.step()
+        self.last_inverse_loss = float(loss.detach())
+        return self.last_inverse_loss
+
+    def _augment(self, pictures: torch.Tensor) -> torch.Tensor:
+        """(b, C, H, W) float pictures with ``augment_noise`` Gaussian pixel noise, clipped to [0, 255]."""
+        pictures = pictures.float()
+        if self.augment_noise == 0:
+            return pictures
+        return (pictures + self.augment_noise * torch.randn_like(pictures)).clamp(0.0, 255.0)
+
+    def _refresh(self) -> None:
+        """Encode every stored picture again and fit a fresh ensemble on the new features."""
+        self.features, self.next_features = self._encode(self.observations), self._encode(self.next_observations)
+        self._build_model()
+        actions = self._one_hot(torch.as_tensor(self.actions, device=self.device))  # (N, A)
+        self.model.update_normalizers(self.features, actions, self.next_features)
+        self.has_model = True
+        self.train(self.fresh_model_steps)
+
+    def train(self, steps: int | None = None) -> float:
+        """Refit the ensemble on the features of every real transition (``model_steps`` Adam steps, or
+        ``steps``) and solve the exploration MDP again; returns the last step's weighted NLL."""
+        steps = self.model_steps if steps is None else steps
+        actions = self._one_hot(torch.as_tensor(self.actions, device=self.device))  # (N, A)
+        weights = torch.as_tensor(self.weights, device=self.device)  # (E, N)
+        self.last_nll = fit_transitions(
+            self.model, self.optimizer, self.features, actions, self.next_features, weights, steps=steps,
+            batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=5.0,
+        )  # fmt: skip
+        self._n_updates += steps
+        self._solve()
+        return self.last_nll
+
+    @torch.no_grad()
+    def step_values(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every action's utility (B, A) and the ensemble's mean next features (B, A, f) from features (B, f)."""
+        B, A = features.shape[0], self.n_actions
+        z = features.repeat_interleave(A, 0)  # (B A, f)
+        actions = self._one_hot(torch.arange(A, device=self.device).repeat(B))  # (B A, A)
+        self.model.eval()
+        next_mean, _ = self.model.predict_next(z, actions)  # (E, B A, f)
+        mean, var = self.model.normalized_prediction(z, actions)  # (E, B A, f) each
+        utility = jensen_renyi(mean, var, decay=self.decay, max_var=math.exp(self.model.net.max_log_var))  # (B A,)
+        return utility.view(B, A), next_mean.mean(0).view(B, A, -1)
+
+    @torch.no_grad()
+    def utility(self, pictures: np.ndarray) -> np.ndarray:
+        """(B, A) Jensen-Renyi utility of every action from (B, C, H, W) pictures, in the current model."""
+        if not self.has_model:
+            raise RuntimeError(f"PixelMAX has no model before warmup_steps ({self.warmup_steps}) real steps")
+        return self.step_values(self._encode(np.asarray(pictures, dtype=np.uint8)))[0].cpu().numpy()
+
+    @torch.no_grad()
+    def _solve(self) -> None:
+        """The reward floor from the real transitions' utilities, and the graph planner's node values."""
+        taken = torch.as_tensor(self.actions, device=self.device)[:, None]  # (N, 1)
+        real_utility = self.step_values(self.features)[0].gather(1, taken)  # (N, 1)
+        self.last_utility = float(real_utility.mean())
+        self.floor = 0.0 if self.reward_floor is None else float(torch.quantile(real_utility, self.reward_floor))
+        if self.planner == "graph":
+            keep = self.rng.permutation(self.n_real)[: self.max_nodes]
+            self.nodes = self.features[torch.as_tensor(np.sort(keep), device=self.device)]  # (n, f)
+            self.node_values = graph_values(self.step_values, self.nodes, self.planning_horizon, self.floor)
+
+    @torch.no_grad()
+    def action_values(self, pictures: np.ndarray) -> np.ndarray:
+        """(B, A) values of every action from (B, C, H, W) pictures in the current exploration MDP."""
+        features = self._encode(pictures)  # (B, f)
+        if self.planner == "graph":
+            values = graph_action_values(self.step_values, features, self.nodes, self.node_values, self.floor)
+        else:
+            values = search_values(self.step_values, features, self.search_depth, self.floor)
+        return values.cpu().numpy()
+
+    def _actions_for(self, pictures: np.ndarray, deterministic: bool) -> np.ndarray:
+        if not self.has_model:
+            return self.rng.integers(0, self.n_actions, size=len(pictures))
+        return greedy_actions(self.action_values(pictures), self.rng, deterministic)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
+        """Greedy actions in the current exploration MDP for one picture or a batch, as the env gives them
+        ((H, W, C) or (C, H, W)); ties at random unless ``deterministic``; uniformly random before the first
+        model."""
+        obs = maybe_transpose(np.asarray(observation, dtype=np.uint8), self.observation_space)
+        batch = obs.reshape(-1, *self.observation_space.shape)
+        actions = self._actions_for(batch, deterministic)
+        return (actions if obs.ndim > 3 else int(actions[0])), state
+
+    # ------------------------------------------------------------------ learning loop
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int | None = None,
+        tb_log_name: str | None = None,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ):
+        """Explore for ``total_timesteps`` real steps (or until a callback returns False); arguments as
+        Stable-Baselines3's ``learn``."""
+        if self.env is None:
+            raise ValueError("PixelMAX has no env: pass one to the constructor or to load(..., env=env)")
+        log_interval = self.log_interval if log_interval is None else log_interval
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name or "MAX", progress_bar
+        )
+        callback.on_training_start(locals(), globals())
+        while self.num_timesteps < total_timesteps:
+            obs = np.asarray(self._last_obs, dtype=np.uint8)  # (1, C, H, W)
+            action = int(self._actions_for(obs, deterministic=False)[0])
+            new_obs, _, dones, infos = self.env.step(np.array([action]))
+            self.num_timesteps += 1
+            done = bool(dones[0])
+            next_obs = infos[0]["terminal_observation"] if done else new_obs[0]
+            self._update_info_buffer(infos, dones)
+            self._store(obs[0], action, np.asarray(next_obs, dtype=np.uint8))
+            self._last_obs = new_obs
+            after_warmup = self.num_timesteps - self.warmup_steps
+            if after_warmup >= 0 and after_warmup % self.encoder_every == 0:
+                self.train_encoder()
+                self._refresh()
+            elif after_warmup > 0 and after_warmup % self.model_every == 0:
+                self.train()
+            if done:
+                self._episode_num += 1
+                if self._episode_num % log_interval == 0:
+                    self._dump_logs(infos[0])
+            callback.update_locals(locals())
+            if not callback.on_step():
+                break
+        callback.on_training_end()
+        return self
+
+    def _dump_logs(self, info: dict[str, Any]) -> None:
+        self.logger.record("explore/utility_mean", self.last_utility)
+        self.logger.record("model/nll", self.last_nll)
+        self.logger.record("train/inverse_loss", self.last_inverse_loss)
+        for key in VISIT_COVERAGES:  # the maze's free cells visited
+            if key in info:
+                self.logger.record(f"explore/{key}", float(info[key]))
+        dump_episode_logs(self)
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002
+        """Write hyper-parameters, encoder, ensemble, data, counters and random state (pickle-free)."""
+        checkpoint = {
+            "kind": "PixelMAX",
+            "hyper_parameters": {name: getattr(self, name) for name in self.HYPER_PARAMETERS},
+            "seed": self.seed,
+            "env": env_identity(self.env) if self.env is not None else None,
+            "encoder": self.encoder.state_dict(),
+            "encoder_optimizer": self.encoder_optimizer.state_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "has_model": self.has_model,
+            "data": {
+                name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+                for name in ("observations", "actions", "next_observations", "weights")
+            },  # fmt: skip
+            "counters": {
+                "num_timesteps": self.num_timesteps,
+                "episode_num": self._episode_num,
+                "n_updates": self._n_updates,
+            },  # fmt: skip
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+        save_checkpoint(checkpoint, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: GymEnv | None = None, device: torch.device | str = "auto", **kwargs):
+        """Load a checkpoint written by :meth:`save` into ``env`` (needed to continue learning)."""
+        checkpoint = load_checkpoint(path, kind="PixelMAX")
+        if env is None:
+            raise ValueError("PixelMAX.load needs the env (its spaces size the networks)")
+        warn_if_other_env(checkpoint.get("env"), env, path)
+        hyper = {**checkpoint["hyper_parameters"], "seed": checkpoint["seed"], **kwargs}
+        model = cls(env, device=device, **hyper)
+        model.encoder.load_state_dict(checkpoint["encoder"])
+        model.encoder_optimizer.load_state_dict(checkpoint["encoder_optimizer"])
+        data = {name: tensor.numpy() for name, tensor in checkpoint["data"].items()}
+        model._observations, model._actions = data["observations"].copy(), data["actions"].copy()
+        model._next_observations, model._weights = data["next_observations"].copy(), data["weights"].copy()
+        model.n_real = len(model._actions)
+        counters = checkpoint["counters"]
+        model.num_timesteps, model._episode_num = counters["num_timesteps"], counters["episode_num"]
+        model._n_updates = counters["n_updates"]
+        if checkpoint["has_model"]:
+            model.features = model._encode(model.observations)
+            model.next_features = model._encode(model.next_observations)
+            model.model.load_state_dict(checkpoint["model"])
+            model.optimizer.load_state_dict(checkpoint["optimizer"])
+            model.has_model = True
+            model._solve()
+        model.rng.bit_generator.state = checkpoint["rng"]
+        torch.set_rng_state(checkpoint["torch_rng"])
+        return model

@@ -1,0 +1,84 @@
+"""One run of the pixel benchmark: an explorer in ``maxplore/Maze-v0`` for an episode budget, without any
+task reward; the record holds the free cells visited by the end of every episode.
+
+The explorers (:data:`PIXEL_METHODS`) see the textured picture (``obs_mode="rgb"``, texture redrawn at
+every reset), except two references that see the cell index: MAX with exact value iteration over cells
+(:class:`~agents.max.tabular.TabularMAX`, the tabular ceiling) and uniformly random actions (which look
+at nothing, so the observation does not change what they do).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+# method -> (agent of agents.registry, observation mode, hyper-parameters)
+PIXEL_METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "max": ("max", "rgb", {}),
+    "max-index": ("max", "index", {}),
+    "bootdqn": ("bootdqn", "rgb", {}),
+    "bonusdqn": ("bonusdqn", "rgb", {"bonus": "simhash"}),
+    "random": ("random", "index", {}),
+}
+PIXEL_LABELS = {
+    "max": "MAX from pixels",
+    "max-index": "MAX on the cell index",
+    "bootdqn": "Bootstrapped DQN",
+    "bonusdqn": "bonus DQN (SimHash)",
+    "random": "random",
+}
+# world -> maxplore/Maze-v0 keyword arguments (the layout seed is the run's seed)
+PIXEL_WORLDS: dict[str, dict[str, Any]] = {
+    "maze-9": {"size": 9, "layout": "maze"},
+    "maze-15": {"size": 15, "layout": "maze"},
+    "rooms-15": {"size": 15, "layout": "rooms"},
+}
+
+
+def pixel_env_kwargs(job: dict[str, Any]) -> dict[str, Any]:
+    """``maxplore/Maze-v0`` keyword arguments of a pixel job: its world, layout seed, horizon and view."""
+    return {**PIXEL_WORLDS[job["world"]], "layout_seed": job["seed"], "horizon": job["horizon"],
+            "obs_mode": PIXEL_METHODS[job["method"]][1]}  # fmt: skip
+
+
+def explore_pixels_once(job: dict[str, Any]) -> dict[str, Any]:
+    """Run ``job["method"]`` in ``job["world"]`` for ``job["episodes"]`` episodes; return the record.
+
+    ``job`` keys: method (a key of :data:`PIXEL_METHODS`), world (a key of :data:`PIXEL_WORLDS`), seed (of
+    the agent and of the layout), episodes, horizon (steps per episode), threads, device, tensorboard
+    (folder or None) and overrides (hyper-parameters). The record adds ``cells_per_episode`` (free cells
+    visited by the end of each episode), ``n_free``, ``episodes_to_all_cells`` (``None`` within the budget)
+    and ``seconds``.
+    """
+    import gymnasium as gym
+    import torch
+
+    import envs  # noqa: F401
+    from agents.callbacks import CoverageCallback
+    from agents.registry import make_agent
+
+    if job["method"] not in PIXEL_METHODS:
+        raise ValueError(f"method must be one of {sorted(PIXEL_METHODS)}, got {job['method']!r}")
+    if job["world"] not in PIXEL_WORLDS:
+        raise ValueError(f"world must be one of {sorted(PIXEL_WORLDS)}, got {job['world']!r}")
+    torch.set_num_threads(job["threads"])
+    algo, _, defaults = PIXEL_METHODS[job["method"]]
+    env = gym.make("maxplore/Maze-v0", **pixel_env_kwargs(job))
+    start = time.perf_counter()
+    model = make_agent(
+        algo, env, seed=job["seed"], device=job["device"], tensorboard_log=job.get("tensorboard"),
+        **{**defaults, **job.get("overrides", {})},
+    )  # fmt: skip
+    callback = CoverageCallback(max_episodes=job["episodes"], stop_at_full=False)
+    model.learn(job["episodes"] * job["horizon"], callback=callback,
+                tb_log_name=f"{job['method']}_{job['world']}_s{job['seed']}")  # fmt: skip
+    n_free = int(env.unwrapped.n_free)
+    coverage = callback.visits_per_episode.get("cell_coverage", [])
+    cells = [round(c * n_free) for c in coverage]
+    return {
+        **job,
+        "cells_per_episode": cells,
+        "n_free": n_free,
+        "episodes_to_all_cells": next((i + 1 for i, c in enumerate(cells) if c >= n_free), None),
+        "seconds": time.perf_counter() - start,
+    }

@@ -1,0 +1,209 @@
+"""MAX from pixels: the latent planners against their references, the texture check, and the agent's interface."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401
+from agents import MAX
+from agents.max.latent_planning import (
+    graph_action_values,
+    graph_values,
+    search_values,
+    search_values_reference,
+    value_iteration,
+    value_iteration_reference,
+)
+from agents.max.pixels import PixelMAX
+from agents.max.tabular import TabularMAX
+from envs import TransitionCoverage
+
+# a small, fast configuration: the encoder and the model are fit once, at step 60
+TINY = {"warmup_steps": 60, "encoder_steps": 5, "encoder_every": 10**6, "fresh_model_steps": 5, "model_steps": 2,
+        "model_every": 10, "channels": (8, 8, 8), "features_dim": 8, "hidden_size": 16, "ensemble_size": 3,
+        "planning_horizon": 5, "max_nodes": 32}  # fmt: skip
+
+
+def maze(size=5, **kwargs):
+    return gym.make("maxplore/Maze-v0", size=size, layout_seed=0, image_size=16, horizon=20, **kwargs)
+
+
+def linear_step(weights: torch.Tensor, shifts: torch.Tensor):
+    """A toy model: utility (B, A) = relu(z @ weights), next features z + shifts[a]."""
+
+    def step(z):
+        return torch.relu(z @ weights), z[:, None, :] + shifts[None]  # (B, A), (B, A, f)
+
+    return step
+
+
+def test_value_iteration_matches_its_reference():
+    g = torch.Generator().manual_seed(0)
+    rewards = torch.rand(7, 3, generator=g, dtype=torch.float64)
+    successors = torch.randint(7, (7, 3), generator=g)
+    for steps in (0, 1, 4):
+        torch.testing.assert_close(value_iteration(rewards, successors, steps),
+                                   value_iteration_reference(rewards, successors, steps))  # fmt: skip
+
+
+def test_value_iteration_walks_to_the_only_reward():
+    # a line of 5 nodes, action 0 left, action 1 right (staying put at the ends); only "right at the last
+    # node" pays 1, at every step it is taken: node n reaches it in 4 - n steps and collects the rest
+    successors = torch.tensor([[max(n - 1, 0), min(n + 1, 4)] for n in range(5)])
+    rewards = torch.zeros(5, 2)
+    rewards[4, 1] = 1.0
+    assert value_iteration(rewards, successors, 4).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert value_iteration(rewards, successors, 6).tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_search_values_match_their_reference():
+    g = torch.Generator().manual_seed(1)
+    step = linear_step(torch.randn(4, 3, generator=g, dtype=torch.float64),
+                       torch.randn(3, 4, generator=g, dtype=torch.float64))  # fmt: skip
+    z = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    for depth, floor in ((1, 0.0), (3, 0.0), (3, 0.5)):
+        torch.testing.assert_close(search_values(step, z, depth, floor), search_values_reference(step, z, depth, floor))
+
+
+def test_graph_planner_prefers_the_way_to_the_frontier():
+    # features on a line (x = 0, 1, ..., 5); actions: 0 left, 1 right; utility only for "right" at x = 5
+    shifts = torch.tensor([[-1.0], [1.0]])
+
+    def step(z):
+        utility = torch.zeros(z.shape[0], 2)
+        utility[:, 1] = (z[:, 0] > 4.5).float()
+        return utility, z[:, None, :] + shifts[None]
+
+    nodes = torch.arange(6.0)[:, None]  # (6, 1)
+    values = graph_values(step, nodes, horizon=10)
+    q = graph_action_values(step, torch.tensor([[1.0]]), nodes, values)
+    assert q[0, 1] > q[0, 0]  # go right, towards the utility
+    # a floor above every utility leaves nothing to plan for
+    assert graph_values(step, nodes, horizon=10, reward_floor=2.0).abs().max() == 0
+
+
+def test_max_dispatches_pictures_to_the_pixel_planner():
+    assert isinstance(MAX(maze(), seed=0, **TINY), PixelMAX)
+    assert isinstance(MAX(maze(obs_mode="index"), seed=0), TabularMAX)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"planner": "tree"}, "planner"),
+        ({"reward_floor": 1.5}, "reward_floor"),
+        ({"ensemble_size": 1}, "ensemble_size"),
+        ({"encoder_steps": 0}, "encoder_steps"),
+        ({"warmup_steps": 2.5}, "warmup_steps"),
+        ({"augment_noise": -1.0}, "augment_noise"),
+        ({"min_feature_std": 0.0}, "min_feature_std"),
+        ({"bootstrap": "jackknife"}, "bootstrap"),
+    ],
+)
+def test_bad_options_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PixelMAX(maze(), **kwargs)
+
+
+def test_other_spaces_are_refused():
+    with pytest.raises(TypeError, match="pictures"):
+        PixelMAX(gym.make("maxplore/Chain-v0", length=5, encoding="onehot"))
+    with pytest.raises(TypeError, match="pictures"):
+        MAX(gym.make("maxplore/Maze-v0", size=5, obs_mode="semantic", image_size=16))
+
+
+def test_utility_before_the_first_model_is_an_error():
+    model = PixelMAX(maze(), seed=0, **TINY)
+    with pytest.raises(RuntimeError, match="warmup_steps"):
+        model.utility(np.zeros((1, 3, 16, 16), dtype=np.uint8))
+
+
+def run(seed=0, steps=100, **kwargs):
+    model = PixelMAX(maze(), seed=seed, **{**TINY, **kwargs})
+    return model.learn(steps)
+
+
+def test_seeded_runs_repeat_and_other_seeds_differ():
+    a, b, c = run(0), run(0), run(1)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    torch.testing.assert_close(a.features, b.features)
+    assert not np.array_equal(a.actions, c.actions)
+
+
+def test_learning_keeps_features_for_every_transition_and_acts_greedily():
+    model = run(0, steps=100)
+    assert model.has_model and model.n_real == 100
+    assert model.features.shape == model.next_features.shape == (100, TINY["features_dim"])
+    # the stored features are the encoder's features of the stored pictures
+    torch.testing.assert_close(model.features, model._encode(model.observations))
+    obs = np.asarray(model._last_obs)  # (1, C, H, W) as SB3 transposes them
+    values = model.action_values(obs)  # (1, A)
+    action, _ = model.predict(obs[0].transpose(1, 2, 0), deterministic=True)  # (H, W, C) as the env
+    assert action == int(values[0].argmax())
+
+
+@pytest.mark.parametrize("planner", ["graph", "search"])
+def test_save_and_load_round_trip(tmp_path, planner):
+    model = run(0, steps=90, planner=planner, search_depth=2)
+    model.save(tmp_path / "pixel_max")
+    loaded = MAX.load(tmp_path / "pixel_max", env=maze())
+    assert isinstance(loaded, PixelMAX) and loaded.planner == planner
+    np.testing.assert_array_equal(loaded.observations, model.observations)
+    torch.testing.assert_close(loaded.features, model.features)
+    pictures = model.observations[:7]
+    np.testing.assert_allclose(loaded.utility(pictures), model.utility(pictures), rtol=1e-5, atol=1e-6)
+    assert loaded.num_timesteps == 90
+    loaded.learn(30, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 120 and loaded.n_real == 120
+
+
+def test_tensorboard_logs_cell_coverage(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model = PixelMAX(maze(), seed=0, tensorboard_log=str(tmp_path), **TINY)
+    model.learn(100, tb_log_name="pixel")
+    runs = list(tmp_path.glob("pixel_*"))
+    assert len(runs) == 1
+    tags = set(EventAccumulator(str(runs[0])).Reload().Tags()["scalars"])
+    assert {"explore/cell_coverage", "explore/utility_mean", "model/nll", "train/inverse_loss"} <= tags
+
+
+@pytest.mark.parametrize("kwargs", [{"sparse_head": True}, {"norm": "batch"}, {"norm": None}])
+def test_encoder_choices_run(kwargs):
+    model = run(0, steps=80, **kwargs)
+    assert np.isfinite(model.utility(model.observations[:4])).all()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_matches_the_interface():
+    model = PixelMAX(maze(), seed=0, device="cuda", **TINY).learn(80)
+    assert model.features.device.type == "cuda"
+    assert model.utility(model.observations[:2]).shape == (2, 4)
+
+
+def texture_and_place_utilities(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Utilities after 1,000 random steps in the 9 x 9 maze, under a texture never seen: of the (cell,
+    action) pairs tried, and of every pair of the cells never visited."""
+    env = TransitionCoverage(gym.make("maxplore/Maze-v0", size=9, layout_seed=seed, horizon=50))
+    model = PixelMAX(env, seed=seed, warmup_steps=1000, encoder_steps=200, fresh_model_steps=1000).learn(1000)
+    world = env.unwrapped
+    world._draw_texture(np.random.default_rng(123))
+    free = np.argwhere(~world.walls)
+    pictures = []
+    for row, col in free:
+        world._pos = (int(row), int(col))
+        pictures.append(world.rgb_frame().transpose(2, 0, 1))
+    utility = model.utility(np.stack(pictures))  # (free cells, A)
+    tried = [utility[i, a] for i, (r, c) in enumerate(free) for a in range(4) if env.tried[r * world.size + c, a]]
+    new = [utility[i, a] for i, (r, c) in enumerate(free) if not world.visited[r, c] for a in range(4)]
+    return np.array(tried), np.array(new)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_new_texture_gets_low_utility_and_a_new_cell_high(seed):
+    tried, new = texture_and_place_utilities(seed)
+    assert np.median(new) > 2.5 * np.median(tried)
+    assert np.mean(new > np.median(tried)) > 0.8

@@ -10,6 +10,8 @@
     python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
     python scripts/benchmark.py tune           # the baselines' hyper-parameter grid on the 20-state chain
     python scripts/benchmark.py sanity         # the baselines learn where they should
+    python scripts/benchmark.py continuous     # MAX, JDRX, PERX, TVAX, random: Ant maze and HalfCheetah
+    python scripts/benchmark.py pixels         # MAX from pixels vs the DQN family and random in the textured maze
 
 Every suite also writes its raw numbers as JSON under ``--out`` (default ``runs/benchmarks``). The suites
 made of runs (all but env-speed and speed) store each run as it finishes in ``<out>/<suite>-runs.jsonl``
@@ -49,6 +51,8 @@ from agents.run_grid.continuous_runs import (  # noqa: E402
     explore_continuous_once,
     task_rewards,
 )
+from agents.run_grid.pixel_reports import pixel_table, plot_pixel_coverage  # noqa: E402
+from agents.run_grid.pixel_runs import PIXEL_METHODS, PIXEL_WORLDS, explore_pixels_once  # noqa: E402
 from agents.run_grid.reports import (  # noqa: E402
     coverage_after,
     format_episodes,
@@ -62,7 +66,7 @@ from agents.run_grid.tuning import SEARCHES, tune_settings  # noqa: E402
 
 SUITES = (
     "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
-    "continuous",
+    "continuous", "pixels",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
 
@@ -120,6 +124,14 @@ class BenchmarkConfig:
     continuous_worlds: list[str] = field(
         default_factory=lambda: list(CONTINUOUS_WORLDS),
         metadata={"help": "worlds of the continuous suite", "choices": list(CONTINUOUS_WORLDS)},
+    )
+    pixel_methods: list[str] = field(
+        default_factory=lambda: list(PIXEL_METHODS),
+        metadata={"help": "explorers of the pixels suite", "choices": list(PIXEL_METHODS)},
+    )
+    pixel_worlds: list[str] = field(
+        default_factory=lambda: ["maze-9"],
+        metadata={"help": "mazes of the pixels suite", "choices": list(PIXEL_WORLDS)},
     )
 
 
@@ -677,6 +689,36 @@ def continuous(cfg: BenchmarkConfig) -> list[dict]:
     return runs
 
 
+# episodes of 100 steps per run of the pixels suite, by maze size; --quick: a smoke run, not a result
+PIXEL_EPISODES = {9: 30, 15: 50}
+QUICK_PIXEL_MAX = {"warmup_steps": 100, "encoder_steps": 20, "encoder_every": 200, "fresh_model_steps": 50,
+                   "model_steps": 20, "channels": (8, 8, 8), "features_dim": 8}  # fmt: skip
+
+
+def pixels(cfg: BenchmarkConfig) -> list[dict]:
+    """MAX from pixels against Bootstrapped DQN, bonus DQN (SimHash counts) and random actions in
+    ``maxplore/Maze-v0`` with textured pictures, and MAX on the cell index (the tabular ceiling): free
+    cells visited over an episode budget. Each run's record is stored as it finishes
+    (``<out>/pixels-runs.jsonl``)."""
+    seeds = range(1 if cfg.quick else cfg.seeds)
+    jobs = [
+        {"method": method, "world": world, "seed": seed,
+         "episodes": 3 if cfg.quick else PIXEL_EPISODES[PIXEL_WORLDS[world]["size"]], "horizon": 100,
+         "threads": cfg.threads, "device": cfg.device,
+         "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
+         "overrides": QUICK_PIXEL_MAX if cfg.quick and method == "max" else {}}
+        for world in cfg.pixel_worlds for seed in seeds for method in cfg.pixel_methods
+    ]  # fmt: skip
+    runs = grid(cfg, jobs, run=explore_pixels_once)
+    suffix = "-quick" if cfg.quick else ""
+    print(f"\n{len(seeds)} seed(s) (layout and agent), {cfg.threads} thread(s) per run, device {cfg.device}\n")
+    print(pixel_table(runs))
+    plot = Path(cfg.out) / f"pixels-coverage{suffix}.png"
+    plot_pixel_coverage(runs, plot)
+    print(f"\nplot: {plot}")
+    return runs
+
+
 def main() -> None:
     cfg = parse_config(BenchmarkConfig, __doc__.splitlines()[0])
     if cfg.threads < 1:
@@ -710,6 +752,8 @@ def main() -> None:
         results = sanity(cfg)
     elif cfg.suite == "continuous":
         results = continuous(cfg)
+    elif cfg.suite == "pixels":
+        results = pixels(cfg)
     else:
         results = ensemble_speed(cfg)
     out = Path(cfg.out)

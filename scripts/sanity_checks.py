@@ -5,13 +5,16 @@
     re-initialised from the logits downwards (cascading randomisation); their similarity to the original
     maps is plotted per stage, with a band over images, next to the random-map control. A copy of the
     same CNN trained on permuted labels (data randomisation) gives the second table.
-(b) With ``--agent CHECKPOINT`` (a Bootstrapped DQN saved by ``scripts/train.py`` on
-    ``maxplore/Maze-v0`` with ``obs_mode=rgb``): maps of its Q-network for the chosen action, overlaid on
-    maze pictures.
+(b) With ``--agent CHECKPOINT`` (a Bootstrapped DQN or MAX saved by ``scripts/train.py`` on
+    ``maxplore/Maze-v0`` with ``obs_mode=rgb``): maps overlaid on maze pictures, of the Bootstrapped DQN's
+    Q-network for its greedy action, or of MAX's utility (encoder and ensemble) for its greedy action,
+    each method beside its map after cascading randomisation of every layer (the sanity check).
 
     python scripts/sanity_checks.py --quick
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb --save runs/maze.pt
     python scripts/sanity_checks.py --agent runs/maze.pt
+    python scripts/train.py --algo max --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb --save runs/maze_max.pt
+    python scripts/sanity_checks.py --agent runs/maze_max.pt
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class SanityConfig:
     )
     samples: int = field(default=50, metadata={"help": "SmoothGrad/VarGrad samples (paper: 50)"})
     steps: int = field(default=50, metadata={"help": "integrated-gradients steps (paper: 50)"})
-    agent: str = field(default="", metadata={"help": "Bootstrapped DQN checkpoint for part (b)"})
+    agent: str = field(default="", metadata={"help": "Bootstrapped DQN or MAX (pixels) checkpoint for part (b)"})
     cam_offset: float = field(
         default=0.0, metadata={"help": "added before GradCAM's ReLU (0: Selvaraju et al.; 1: the authors' code)"}
     )
@@ -196,7 +199,14 @@ def main(cfg: SanityConfig) -> dict:
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record))
     if cfg.agent:
-        record["agent_figure"] = str(agent_maps(cfg, out / f"sanity_agent{suffix}.png"))
+        from agents.checkpoint import load_checkpoint
+
+        if load_checkpoint(cfg.agent, kind=("BootstrappedDQN", "PixelMAX"))["kind"] == "PixelMAX":
+            figure, record["max_agent"] = max_maps(cfg, out / f"sanity_max{suffix}.png")
+        else:
+            figure = agent_maps(cfg, out / f"sanity_agent{suffix}.png")
+        record["agent_figure"] = str(figure)
+        record_path.write_text(json.dumps(record))
     print(f"\nfigures: {out / f'sanity_cascading{suffix}.png'}, {out / f'sanity_grid{suffix}.png'}")
     return record
 
@@ -254,6 +264,61 @@ def agent_maps(cfg: SanityConfig, path: Path) -> Path:
     save_image_grid(fig, axes, path)
     print(f"agent figure: {path}")
     return path
+
+
+def max_maps(cfg: SanityConfig, path: Path) -> tuple[Path, dict]:
+    """Part (b) for MAX from pixels: maps of the utility of its greedy action (the encoder and the ensemble,
+    :meth:`agents.max.pixels.PixelMAX.utility_module`) on maze pictures with fresh textures, and beside each
+    the same map with every layer re-initialised (cascading randomisation, output first). Returns the
+    figure and, per method, the mean Spearman rank correlation (absolute maps) of the original and the
+    fully randomised maps."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from agents import MAX
+    from agents.checkpoint import load_checkpoint
+    from vision_tools.sanity_checks import normalize_map
+
+    saved = load_checkpoint(cfg.agent, kind="PixelMAX")["env"]
+    env = gym.make(saved["id"], **(saved["kwargs"] or {}))
+    model = MAX.load(cfg.agent, env=env, device="cpu")
+    frames = np.stack([env.reset(seed=s)[0] for s in range(3)])  # (3, H, W, 3) uint8, three textures
+    actions, _ = model.predict(frames, deterministic=True)
+    x = torch.as_tensor(frames).permute(0, 3, 1, 2).float()  # (3, 3, H, W) in pixel units
+    scorer = model.utility_module()
+    methods = [m for m in ("gradient", "guided_backprop", "gradcam", "integrated_gradients") if m in cfg.methods]
+    opts = {"n_samples": cfg.samples, "n_steps": cfg.steps, "cam_offset": cfg.cam_offset}
+    fig, axes = plt_subplots(len(frames), 2 * len(methods) + 1)
+    scores = {}
+    for c, method in enumerate(methods):
+        stages = cascading_randomization(scorer, x, torch.as_tensor(actions), method, seed=cfg.seed, **opts)
+        first, last = stages[0].maps, stages[-1].maps
+        scores[method] = float(np.mean([similarity(first[r], last[r]).spearman_abs for r in range(len(frames))]))
+        for r in range(len(frames)):
+            for k, maps in enumerate((first, last)):
+                ax = axes[r][1 + 2 * c + k]
+                ax.imshow(frames[r])
+                ax.imshow(normalize_map(maps[r]), cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+        axes[0][1 + 2 * c].set_title(method, fontsize=8)
+        axes[0][2 + 2 * c].set_title(f"randomised (rank corr {scores[method]:.2f})", fontsize=7)
+    for r in range(len(frames)):
+        axes[r][0].imshow(frames[r])
+        axes[r][0].set_title(f"action {int(actions[r])}", fontsize=8)
+    save_image_grid(fig, axes, path)
+    print(f"MAX figure: {path}")
+    for method, score in scores.items():
+        print(f"  {method}: rank correlation with the fully randomised model's maps {score:.2f}")
+    return path, scores
+
+
+def plt_subplots(rows: int, cols: int):
+    """A figure of ``rows`` x ``cols`` square image panels (Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), squeeze=False)
 
 
 def plot_curves(curves, stage_names, control, untrained, path: Path) -> None:

@@ -141,3 +141,11 @@ def test_seen_states_model_predicts_only_over_seen_states_and_unseen():
     s, a, nxt = torch.tensor([5]), torch.tensor([1]), torch.tensor([7])
     logits = model.net(F.one_hot(s * 2 + a, 20).float())[..., [2, 5, 7, 10]]  # (E, 1, K + 1)
     assert torch.allclose(model.nll(s, a, nxt), -torch.log_softmax(logits, -1)[..., 2], atol=1e-6)
+
+
+def test_reset_parameters_draws_again_within_the_init_bound():
+    layer = EnsembleLinear(3, 4, out_features=2, init_scale=2.0)
+    before = layer.weight.detach().clone()
+    layer.reset_parameters()
+    assert not torch.equal(before, layer.weight)
+    assert layer.weight.abs().max() <= 2.0 / 4**0.5 and layer.bias.abs().max() <= 2.0 / 4**0.5

@@ -31,8 +31,6 @@ class GaussianDynamicsEnsemble(nn.Module):
     :param activation: ``"swish"`` (official), ``"relu"`` or ``"tanh"``.
     :param min_log_var: lower bound of each member's log-variance (official: -5).
     :param max_log_var: upper bound (official: -1).
-    :param min_std: floor of the normalisers' standard deviations of states and of their changes: a
-        coordinate that hardly varied in the data is not blown up by dividing by its tiny spread.
     """
 
     def __init__(
@@ -46,7 +44,6 @@ class GaussianDynamicsEnsemble(nn.Module):
         activation: str = "swish",
         min_log_var: float = -5.0,
         max_log_var: float = -1.0,
-        min_std: float = 1e-6,
     ) -> None:
         super().__init__()
         if state_dim < 1 or action_dim < 1:
@@ -62,9 +59,9 @@ class GaussianDynamicsEnsemble(nn.Module):
             min_log_var=min_log_var,
             max_log_var=max_log_var,
         )
-        self.state_norm = RunningNormalizer(state_dim, min_std=min_std)
+        self.state_norm = RunningNormalizer(state_dim)
         self.action_norm = RunningNormalizer(action_dim)
-        self.delta_norm = RunningNormalizer(state_dim, min_std=min_std)
+        self.delta_norm = RunningNormalizer(state_dim)
 
     @property
     def ensemble_size(self) -> int:

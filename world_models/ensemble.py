@@ -45,9 +45,14 @@ class EnsembleLinear(nn.Module):
         self.ensemble_size = ensemble_size
         self.in_features = in_features
         self.out_features = out_features
+        self.init_scale = init_scale
         self.weight = nn.Parameter(torch.empty(ensemble_size, in_features, out_features))  # (E, in, out)
         self.bias = nn.Parameter(torch.empty(ensemble_size, 1, out_features))  # (E, 1, out)
-        bound = init_scale / math.sqrt(in_features)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw weights and biases again from U(-k, k), ``k = init_scale / sqrt(in)``."""
+        bound = self.init_scale / math.sqrt(self.in_features)
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 

@@ -27,6 +27,7 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.preprocessing import is_image_space, maybe_transpose
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from torch import nn
 from torch.nn import functional as F
 
 from agents.callbacks import VISIT_COVERAGES, ProgressBarMixin, dump_episode_logs
@@ -43,6 +44,39 @@ from world_models.utilities import jensen_renyi
 logger = logging.getLogger(__name__)
 
 PLANNERS = ("graph", "search")
+
+
+def every_action(
+    model: GaussianDynamicsEnsemble, features: torch.Tensor, n_actions: int, decay: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Jensen-Renyi utility (B, A) of every one-hot action from features (B, f), and the members' mean
+    prediction of the next features (B, A, f)."""
+    B, A = features.shape[0], n_actions
+    z = features.repeat_interleave(A, 0)  # (B A, f)
+    actions = F.one_hot(torch.arange(A, device=features.device).repeat(B), A).float()  # (B A, A)
+    mean, var = model.normalized_prediction(z, actions)  # (E, B A, f) each, normalised changes
+    utility = jensen_renyi(mean, var, decay=decay, max_var=math.exp(model.net.max_log_var))  # (B A,)
+    next_mean = z + model.delta_norm.denormalize(mean).mean(0)  # (B A, f) in feature units
+    return utility.view(B, A), next_mean.view(B, A, -1)
+
+
+class ActionUtilities(nn.Module):
+    """(N, C, H, W) pictures in pixel units -> (N, A) utility of each action: the encoder and the ensemble
+    of MAX from pixels as one module, for saliency maps (:func:`vision_tools.saliency.saliency`) and their
+    sanity checks.
+
+    :param encoder: the features of pictures.
+    :param model: the ensemble over the features' changes.
+    :param n_actions: discrete actions A.
+    :param decay: Jensen-Renyi variance rescaling.
+    """
+
+    def __init__(self, encoder: nn.Module, model: GaussianDynamicsEnsemble, n_actions: int, decay: float) -> None:
+        super().__init__()
+        self.encoder, self.model, self.n_actions, self.decay = encoder, model, n_actions, decay
+
+    def forward(self, pictures: torch.Tensor) -> torch.Tensor:
+        return every_action(self.model, self.encoder(pictures), self.n_actions, self.decay)[0]  # (N, A)
 
 
 class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
@@ -68,9 +102,6 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     :param model_steps: Adam steps per refit of the ensemble.
     :param fresh_model_steps: Adam steps of a fresh ensemble after the encoder was trained.
     :param model_every: refit the ensemble (and plan again) every this many real steps.
-    :param min_feature_std: floor of the ensemble's normalisers' standard deviations of the features and of
-        their changes (feature units): a feature that hardly varied in the data, such as one that only a
-        texture moves, is not blown up into disagreement by dividing by its tiny spread.
     :param bootstrap: members' data weights, see :mod:`world_models.bootstrap`.
     :param decay: Jensen-Renyi variance rescaling (official continuous code: 0.1).
     :param warmup_steps: uniformly random actions first.
@@ -92,7 +123,7 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         "features_dim", "norm", "channels", "sparse_head", "encoder_learning_rate", "encoder_batch_size",
         "encoder_steps", "encoder_every", "augment_noise", "ensemble_size", "hidden_size", "n_hidden_layers",
         "model_learning_rate", "model_batch_size", "model_steps", "fresh_model_steps", "model_every",
-        "min_feature_std", "bootstrap", "decay", "warmup_steps", "planner", "planning_horizon", "search_depth",
+        "bootstrap", "decay", "warmup_steps", "planner", "planning_horizon", "search_depth",
         "max_nodes", "reward_floor", "log_interval",
     )  # fmt: skip
 
@@ -107,17 +138,16 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         encoder_learning_rate: float = 1e-3,
         encoder_batch_size: int = 64,
         encoder_steps: int = 300,
-        encoder_every: int = 1000,
+        encoder_every: int = 500,
         augment_noise: float = 24.0,
         ensemble_size: int = 5,
         hidden_size: int = 64,
         n_hidden_layers: int = 2,
         model_learning_rate: float = 1e-3,
         model_batch_size: int = 256,
-        model_steps: int = 50,
-        fresh_model_steps: int = 500,
+        model_steps: int = 200,
+        fresh_model_steps: int = 2000,
         model_every: int = 10,
-        min_feature_std: float = 1.0,
         bootstrap: str = "bayesian",
         decay: float = 0.1,
         warmup_steps: int = 300,
@@ -125,7 +155,7 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         planning_horizon: int = 50,
         search_depth: int = 3,
         max_nodes: int = 1024,
-        reward_floor: float | None = 0.5,
+        reward_floor: float | None = 0.9,
         tensorboard_log: str | None = None,
         seed: int | None = None,
         device: torch.device | str = "auto",
@@ -145,8 +175,6 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             value = locals()[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-        if not min_feature_std > 0:
-            raise ValueError(f"min_feature_std must be > 0, got {min_feature_std!r}")
         if not augment_noise >= 0:
             raise ValueError(f"augment_noise must be >= 0, got {augment_noise!r}")
         if reward_floor is not None and not 0.0 <= reward_floor <= 1.0:
@@ -197,7 +225,7 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     def _build_model(self) -> None:
         self.model = GaussianDynamicsEnsemble(
             self.features_dim, self.n_actions, ensemble_size=self.ensemble_size, hidden_size=self.hidden_size,
-            n_hidden_layers=self.n_hidden_layers, min_std=self.min_feature_std,
+            n_hidden_layers=self.n_hidden_layers,
         ).to(self.device)  # fmt: skip
         self.optimizer = torch.optim.Adam(self.model.net.parameters(), lr=self.model_learning_rate)
 
@@ -301,14 +329,12 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
     @torch.no_grad()
     def step_values(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every action's utility (B, A) and the ensemble's mean next features (B, A, f) from features (B, f)."""
-        B, A = features.shape[0], self.n_actions
-        z = features.repeat_interleave(A, 0)  # (B A, f)
-        actions = self._one_hot(torch.arange(A, device=self.device).repeat(B))  # (B A, A)
         self.model.eval()
-        next_mean, _ = self.model.predict_next(z, actions)  # (E, B A, f)
-        mean, var = self.model.normalized_prediction(z, actions)  # (E, B A, f) each
-        utility = jensen_renyi(mean, var, decay=self.decay, max_var=math.exp(self.model.net.max_log_var))  # (B A,)
-        return utility.view(B, A), next_mean.mean(0).view(B, A, -1)
+        return every_action(self.model, features, self.n_actions, self.decay)
+
+    def utility_module(self) -> ActionUtilities:
+        """The encoder and the ensemble as one module: pictures -> every action's utility, for saliency maps."""
+        return ActionUtilities(self.encoder, self.model, self.n_actions, self.decay).eval()
 
     @torch.no_grad()
     def utility(self, pictures: np.ndarray) -> np.ndarray:

@@ -1,0 +1,62 @@
+"""Table and plot of the pixel benchmark's records (:mod:`agents.run_grid.pixel_runs`): free cells of
+``maxplore/Maze-v0`` visited per method, at the budget and over the episodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.run_grid.pixel_runs import PIXEL_LABELS
+from agents.run_grid.reports import pyplot, save_figure
+
+
+def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Records by (world, method), in the order they come."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["world"], run["method"]), []).append(run)
+    return groups
+
+
+def pixel_table(runs: list[dict[str, Any]]) -> str:
+    """Markdown: per world and method, free cells visited at the budget (median, then each seed), the
+    episodes to visit every free cell (each seed; ">budget" when it did not) and the median wall time."""
+    lines = ["| world | method | seeds | free cells visited at the budget: median (per seed) | "
+             "episodes to visit every free cell (per seed) | wall s (median) |",
+             "| --- | --- | ---: | :---: | :---: | ---: |"]  # fmt: skip
+    for (world, method), group in _groups(runs).items():
+        budget, n_free = group[0]["episodes"], group[0]["n_free"]
+        cells = [r["cells_per_episode"][-1] for r in group]
+        every = ", ".join(str(r["episodes_to_all_cells"] or f">{budget}") for r in group)
+        lines.append(
+            f"| {world} ({n_free} free, {budget} episodes) | {PIXEL_LABELS[method]} | {len(group)} | "
+            f"{np.median(cells):g} ({', '.join(map(str, cells))}) | {every} | "
+            f"{np.median([r['seconds'] for r in group]):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_pixel_coverage(runs: list[dict[str, Any]], path: Path) -> None:
+    """Free cells visited against episodes, one panel per world: each method's median over seeds and its
+    range (a band when there are several seeds)."""
+    plt = pyplot()
+    worlds = list(dict.fromkeys(r["world"] for r in runs))
+    fig, axes = plt.subplots(1, len(worlds), figsize=(4.6 * len(worlds), 3.6), squeeze=False)
+    for ax, world in zip(axes[0], worlds, strict=True):
+        for (w, method), group in _groups(runs).items():
+            if w != world:
+                continue
+            curves = np.array([r["cells_per_episode"] for r in group], dtype=float)  # (seeds, episodes)
+            episodes = np.arange(1, curves.shape[1] + 1)
+            (line,) = ax.plot(episodes, np.median(curves, 0), label=f"{PIXEL_LABELS[method]} ({len(group)})")
+            if len(group) > 1:
+                ax.fill_between(episodes, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.15)
+        ax.axhline(next(r["n_free"] for r in runs if r["world"] == world), color="grey", lw=0.8, ls=":")
+        ax.set_title(f"maxplore/Maze-v0 {world}", fontsize=9)
+        ax.set_xlabel("episodes (100 steps)")
+        ax.set_ylabel("free cells visited")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)

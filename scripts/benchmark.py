@@ -52,7 +52,7 @@ from agents.run_grid.continuous_runs import (  # noqa: E402
     task_rewards,
 )
 from agents.run_grid.pixel_reports import pixel_table, plot_pixel_coverage  # noqa: E402
-from agents.run_grid.pixel_runs import PIXEL_METHODS, PIXEL_WORLDS, explore_pixels_once  # noqa: E402
+from agents.run_grid.pixel_runs import PIXEL_METHODS, PIXEL_WORLDS, explore_pixels_once, pixel_job  # noqa: E402
 from agents.run_grid.reports import (  # noqa: E402
     coverage_after,
     format_episodes,
@@ -689,8 +689,7 @@ def continuous(cfg: BenchmarkConfig) -> list[dict]:
     return runs
 
 
-# episodes of 100 steps per run of the pixels suite, by maze size; --quick: a smoke run, not a result
-PIXEL_EPISODES = {9: 30, 15: 50}
+# --quick: a smoke run of the pixels suite, not a result
 QUICK_PIXEL_MAX = {"warmup_steps": 100, "encoder_steps": 20, "encoder_every": 200, "fresh_model_steps": 50,
                    "model_steps": 20, "channels": (8, 8, 8), "features_dim": 8}  # fmt: skip
 
@@ -702,11 +701,9 @@ def pixels(cfg: BenchmarkConfig) -> list[dict]:
     (``<out>/pixels-runs.jsonl``)."""
     seeds = range(1 if cfg.quick else cfg.seeds)
     jobs = [
-        {"method": method, "world": world, "seed": seed,
-         "episodes": 3 if cfg.quick else PIXEL_EPISODES[PIXEL_WORLDS[world]["size"]], "horizon": 100,
-         "threads": cfg.threads, "device": cfg.device,
-         "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
-         "overrides": QUICK_PIXEL_MAX if cfg.quick and method == "max" else {}}
+        pixel_job(method, world, seed, episodes=3 if cfg.quick else None, threads=cfg.threads, device=cfg.device,
+                  tensorboard=str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
+                  overrides=QUICK_PIXEL_MAX if cfg.quick and method == "max" else None)
         for world in cfg.pixel_worlds for seed in seeds for method in cfg.pixel_methods
     ]  # fmt: skip
     runs = grid(cfg, jobs, run=explore_pixels_once)

@@ -35,6 +35,38 @@ PIXEL_WORLDS: dict[str, dict[str, Any]] = {
 }
 
 
+# episodes (of HORIZON steps) per run, by maze size: the same budget for every method
+PIXEL_EPISODES = {9: 30, 15: 50}
+HORIZON = 100
+
+
+def check_pixel_job(method: str, world: str) -> None:
+    """``ValueError`` naming the argument when ``method`` or ``world`` is not one of the suite's."""
+    if method not in PIXEL_METHODS:
+        raise ValueError(f"method must be one of {sorted(PIXEL_METHODS)}, got {method!r}")
+    if world not in PIXEL_WORLDS:
+        raise ValueError(f"world must be one of {sorted(PIXEL_WORLDS)}, got {world!r}")
+
+
+def pixel_job(
+    method: str,
+    world: str,
+    seed: int,
+    *,
+    episodes: int | None = None,
+    threads: int = 1,
+    device: str = "cpu",
+    tensorboard: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The job of one pixel run (see :func:`explore_pixels_once`); ``episodes`` defaults to the world's
+    budget in :data:`PIXEL_EPISODES`."""
+    check_pixel_job(method, world)
+    return {"method": method, "world": world, "seed": seed,
+            "episodes": episodes or PIXEL_EPISODES[PIXEL_WORLDS[world]["size"]], "horizon": HORIZON,
+            "threads": threads, "device": device, "tensorboard": tensorboard, "overrides": overrides or {}}  # fmt: skip
+
+
 def pixel_env_kwargs(job: dict[str, Any]) -> dict[str, Any]:
     """``maxplore/Maze-v0`` keyword arguments of a pixel job: its world, layout seed, horizon and view."""
     return {**PIXEL_WORLDS[job["world"]], "layout_seed": job["seed"], "horizon": job["horizon"],
@@ -57,10 +89,7 @@ def explore_pixels_once(job: dict[str, Any]) -> dict[str, Any]:
     from agents.callbacks import CoverageCallback
     from agents.registry import make_agent
 
-    if job["method"] not in PIXEL_METHODS:
-        raise ValueError(f"method must be one of {sorted(PIXEL_METHODS)}, got {job['method']!r}")
-    if job["world"] not in PIXEL_WORLDS:
-        raise ValueError(f"world must be one of {sorted(PIXEL_WORLDS)}, got {job['world']!r}")
+    check_pixel_job(job["method"], job["world"])
     torch.set_num_threads(job["threads"])
     algo, _, defaults = PIXEL_METHODS[job["method"]]
     env = gym.make("maxplore/Maze-v0", **pixel_env_kwargs(job))

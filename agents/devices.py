@@ -30,3 +30,12 @@ def check_device(device: torch.device | str) -> None:
         raise ValueError(f"device={str(device)!r} was asked for, but MPS is not available on this machine")
     elif dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def resolve_device(device: torch.device | str) -> str:
+    """``device`` as a concrete name: ``"auto"`` becomes ``"cuda"`` when CUDA is present, else ``"cpu"``; any
+    other value is checked (:func:`check_device`) and returned as given."""
+    if isinstance(device, str) and device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    check_device(device)
+    return str(device)

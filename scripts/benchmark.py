@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from config_cli import parse_config  # noqa: E402
 
+from agents.devices import resolve_device  # noqa: E402
 from agents.max.continuous import CONFIGS  # noqa: E402
 from agents.run_grid import BACKENDS, LABELS, run_jobs  # noqa: E402
 from agents.run_grid.continuous_reports import (  # noqa: E402
@@ -52,7 +53,13 @@ from agents.run_grid.continuous_runs import (  # noqa: E402
     task_rewards,
 )
 from agents.run_grid.pixel_reports import pixel_table, plot_pixel_coverage  # noqa: E402
-from agents.run_grid.pixel_runs import PIXEL_METHODS, PIXEL_WORLDS, explore_pixels_once, pixel_job  # noqa: E402
+from agents.run_grid.pixel_runs import (  # noqa: E402
+    PIXEL_METHODS,
+    PIXEL_WORLDS,
+    explore_pixels_once,
+    pixel_job,
+    texture_check,
+)
 from agents.run_grid.reports import (  # noqa: E402
     coverage_after,
     format_episodes,
@@ -69,6 +76,7 @@ SUITES = (
     "continuous", "pixels",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
+GPU_SUITES = ("pixels", "continuous")  # suites whose models are big enough to gain from a GPU
 
 
 @dataclass
@@ -80,7 +88,10 @@ class BenchmarkConfig:
     quick: bool = field(default=False, metadata={"help": "fewer seeds/steps: a smoke run, not a result"})
     seeds: int = field(default=5, metadata={"help": "seeds (layout seeds) per setting"})
     lengths: list[int] = field(default_factory=lambda: [10, 20, 50, 100], metadata={"help": "chain lengths"})
-    device: str = field(default="cpu", metadata={"help": "torch device for the model suites"})
+    device: str = field(
+        default="auto",
+        metadata={"help": "torch device; auto: CUDA for the pixels and continuous suites when present, else CPU"},
+    )
     bootstrap: str = field(default="bayesian", metadata={"help": "MAX's bootstrap scheme (max-chain suite)"})
     agents: list[str] = field(
         default_factory=lambda: list(LABELS), metadata={"help": "agents of the chain suite", "choices": list(LABELS)}
@@ -694,11 +705,12 @@ QUICK_PIXEL_MAX = {"warmup_steps": 100, "encoder_steps": 20, "encoder_every": 20
                    "model_steps": 20, "channels": (8, 8, 8), "features_dim": 8}  # fmt: skip
 
 
-def pixels(cfg: BenchmarkConfig) -> list[dict]:
+def pixels(cfg: BenchmarkConfig) -> dict:
     """MAX from pixels against Bootstrapped DQN, bonus DQN (SimHash counts) and random actions in
     ``maxplore/Maze-v0`` with textured pictures, and MAX on the cell index (the tabular ceiling): free
     cells visited over an episode budget. Each run's record is stored as it finishes
-    (``<out>/pixels-runs.jsonl``)."""
+    (``<out>/pixels-runs.jsonl``). Then, per seed, the texture check
+    (:func:`~agents.run_grid.pixel_runs.texture_check`): utilities of pairs tried vs of unvisited cells."""
     seeds = range(1 if cfg.quick else cfg.seeds)
     jobs = [
         pixel_job(method, world, seed, episodes=3 if cfg.quick else None, threads=cfg.threads, device=cfg.device,
@@ -713,7 +725,15 @@ def pixels(cfg: BenchmarkConfig) -> list[dict]:
     plot = Path(cfg.out) / f"pixels-coverage{suffix}.png"
     plot_pixel_coverage(runs, plot)
     print(f"\nplot: {plot}")
-    return runs
+    checks = [] if cfg.quick else [texture_check(seed, threads=cfg.threads, device=cfg.device) for seed in seeds]
+    if checks:
+        print("\nTexture check: utility under a texture never seen, after 1,000 random steps (9 x 9 maze)\n")
+        print("| layout seed | tried pairs: median | pairs of unvisited cells: median | ratio "
+              "| unvisited above the tried median |\n| ---: | ---: | ---: | ---: | ---: |")  # fmt: skip
+        for c in checks:
+            print(f"| {c['seed']} | {c['tried_median']:.3f} | {c['new_median']:.3f} | "
+                  f"{c['new_median'] / c['tried_median']:.1f} | {c['new_above_tried_median']:.0%} |")  # fmt: skip
+    return {"runs": runs, "texture_checks": checks}
 
 
 def main() -> None:
@@ -723,6 +743,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(cfg.threads)
+    # small models run fastest on the CPU; the pixels and continuous suites take a GPU when there is one
+    try:
+        cfg.device = resolve_device(cfg.device if cfg.device != "auto" or cfg.suite in GPU_SUITES else "cpu")
+    except ValueError as err:
+        raise SystemExit(f"error: --device: {err}") from None
     if cfg.fresh and grid_cache(cfg).exists():
         aside = grid_cache(cfg).with_suffix(f".{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
         grid_cache(cfg).rename(aside)

@@ -17,7 +17,7 @@ from agents.max.latent_planning import (
 )
 from agents.max.pixels import PixelMAX
 from agents.max.tabular import TabularMAX
-from envs import TransitionCoverage
+from agents.run_grid.pixel_runs import texture_check
 
 # a small, fast configuration: the encoder and the model are fit once, at step 60
 TINY = {"warmup_steps": 60, "encoder_steps": 5, "encoder_every": 10**6, "fresh_model_steps": 5, "model_steps": 2,
@@ -182,40 +182,9 @@ def test_cuda_run_matches_the_interface():
     assert model.utility(model.observations[:2]).shape == (2, 4)
 
 
-def texture_and_place_utilities(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Utilities after 1,000 random steps in the 9 x 9 maze, under a texture never seen: of the (cell,
-    action) pairs tried, and of every pair of the cells never visited."""
-    env = TransitionCoverage(gym.make("maxplore/Maze-v0", size=9, layout_seed=seed, horizon=50))
-    model = PixelMAX(env, seed=seed, warmup_steps=1000, encoder_steps=200, fresh_model_steps=1000).learn(1000)
-    world = env.unwrapped
-    world._draw_texture(np.random.default_rng(123))
-    free = np.argwhere(~world.walls)
-    pictures = []
-    for row, col in free:
-        world._pos = (int(row), int(col))
-        pictures.append(world.rgb_frame().transpose(2, 0, 1))
-    utility = model.utility(np.stack(pictures))  # (free cells, A)
-    tried = [utility[i, a] for i, (r, c) in enumerate(free) for a in range(4) if env.tried[r * world.size + c, a]]
-    new = [utility[i, a] for i, (r, c) in enumerate(free) if not world.visited[r, c] for a in range(4)]
-    return np.array(tried), np.array(new)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_new_texture_gets_low_utility_and_a_new_cell_high(seed):
-    tried, new = texture_and_place_utilities(seed)
-    assert np.median(new) > 2.5 * np.median(tried)
-    assert np.mean(new > np.median(tried)) > 0.8
-
-
-def test_utility_module_scores_pictures_as_the_planner_does():
-    model = run(0, steps=80)
-    pictures = model.observations[:5]
-    scorer = model.utility_module()
-    with torch.no_grad():
-        scores = scorer(torch.as_tensor(pictures).float())  # (5, A)
-    np.testing.assert_allclose(scores.numpy(), model.utility(pictures), rtol=1e-5, atol=1e-6)
-    # gradients reach the pictures (what saliency maps need)
-    x = torch.as_tensor(pictures).float().requires_grad_(True)
-    scorer(x)[:, 0].sum().backward()
-    assert x.grad is not None and x.grad.abs().sum() > 0
+    check = texture_check(seed)
+    assert check["new_median"] > 2.5 * check["tried_median"]
+    assert check["new_above_tried_median"] > 0.8

@@ -192,3 +192,12 @@ def test_script_threads_option(tmp_path):
     assert result["torch_threads"] == 1
     assert torch.get_num_threads() == 1  # conftest.py: the test suite runs on one thread
     np.testing.assert_equal(result["coverage"], 1.0)
+
+
+def test_auto_resolves_to_the_device_this_machine_has():
+    from agents.devices import resolve_device
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("tpu")

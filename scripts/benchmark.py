@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from config_cli import parse_config  # noqa: E402
+from config_cli import parse_config, parse_kwargs  # noqa: E402
 
 from agents.devices import resolve_device  # noqa: E402
 from agents.max.continuous import CONFIGS  # noqa: E402
@@ -139,6 +139,13 @@ class BenchmarkConfig:
     pixel_methods: list[str] = field(
         default_factory=lambda: list(PIXEL_METHODS),
         metadata={"help": "explorers of the pixels suite", "choices": list(PIXEL_METHODS)},
+    )
+    max_kwargs: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "MAX-from-pixels hyper-parameters of the pixels suite as key=value (an ablation: "
+            "give it its own --out, its runs are keyed by them)"
+        },
     )
     pixel_worlds: list[str] = field(
         default_factory=lambda: ["maze-9"],
@@ -712,10 +719,11 @@ def pixels(cfg: BenchmarkConfig) -> dict:
     (``<out>/pixels-runs.jsonl``). Then, per seed, the texture check
     (:func:`~agents.run_grid.pixel_runs.texture_check`): utilities of pairs tried vs of unvisited cells."""
     seeds = range(1 if cfg.quick else cfg.seeds)
+    max_kwargs = parse_kwargs(cfg.max_kwargs)
     jobs = [
         pixel_job(method, world, seed, episodes=3 if cfg.quick else None, threads=cfg.threads, device=cfg.device,
                   tensorboard=str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
-                  overrides=QUICK_PIXEL_MAX if cfg.quick and method == "max" else None)
+                  overrides={**(QUICK_PIXEL_MAX if cfg.quick else {}), **max_kwargs} if method == "max" else None)
         for world in cfg.pixel_worlds for seed in seeds for method in cfg.pixel_methods
     ]  # fmt: skip
     runs = grid(cfg, jobs, run=explore_pixels_once)

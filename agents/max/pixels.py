@@ -287,8 +287,9 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         loss = torch.zeros(())
         for _ in range(self.encoder_steps):
             index = self.rng.integers(0, self.n_real, size=self.encoder_batch_size)
+            # (b, C, H, W) pictures and next pictures, each with fresh pixel noise
             obs, next_obs = (self._augment(torch.as_tensor(x[index], device=self.device))
-                             for x in (self.observations, self.next_observations))  # (b, C, H, W) each  # fmt: skip
+                             for x in (self.observations, self.next_observations))  # fmt: skip
             loss = self.encoder.loss(obs, torch.as_tensor(self.actions[index], device=self.device), next_obs)
             self.encoder_optimizer.zero_grad(set_to_none=True)
             loss.backward()

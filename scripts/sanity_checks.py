@@ -60,6 +60,7 @@ class SanityConfig:
     samples: int = field(default=50, metadata={"help": "SmoothGrad/VarGrad samples (paper: 50)"})
     steps: int = field(default=50, metadata={"help": "integrated-gradients steps (paper: 50)"})
     agent: str = field(default="", metadata={"help": "Bootstrapped DQN or MAX (pixels) checkpoint for part (b)"})
+    digits: bool = field(default=True, metadata={"help": "run part (a) on MNIST digits (false: part (b) only)"})
     cam_offset: float = field(
         default=0.0, metadata={"help": "added before GradCAM's ReLU (0: Selvaraju et al.; 1: the authors' code)"}
     )
@@ -108,10 +109,19 @@ def fit(
     return accuracy
 
 
+def figure_suffix(cfg: SanityConfig) -> str:
+    """What tells a figure of a quick run or of GradCAM's offset apart in its file name."""
+    return ("-quick" if cfg.quick else "") + (f"-cam{cfg.cam_offset:g}" if cfg.cam_offset else "")
+
+
 def main(cfg: SanityConfig) -> dict:
     warnings.filterwarnings("ignore", message="Setting backward hooks")
     if cfg.quick:
         cfg.images, cfg.samples, cfg.steps = 3, 10, 10
+    if not cfg.digits:
+        if not cfg.agent:
+            raise SystemExit("error: --digits false leaves nothing to do without --agent")
+        return agent_part(cfg, Path(cfg.out), figure_suffix(cfg))
     torch.manual_seed(cfg.seed)
     X_train, y_train, X_test, y_test = (torch.as_tensor(a) for a in load_digits_split())
     model = mnist_cnn()
@@ -162,7 +172,7 @@ def main(cfg: SanityConfig) -> dict:
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = ("-quick" if cfg.quick else "") + (f"-cam{cfg.cam_offset:g}" if cfg.cam_offset else "")
+    suffix = figure_suffix(cfg)
     plot_curves(curves, stage_names, control, untrained, out / f"sanity_cascading{suffix}.png")
     plot_grid(grid, stage_names, x[0], out / f"sanity_grid{suffix}.png")
     print(f"\nCNN test error {100 * test_error:.1f}%; permuted-label CNN training accuracy {100 * random_fit:.1f}% "
@@ -199,16 +209,20 @@ def main(cfg: SanityConfig) -> dict:
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record))
     if cfg.agent:
-        from agents.checkpoint import load_checkpoint
-
-        if load_checkpoint(cfg.agent, kind=("BootstrappedDQN", "PixelMAX"))["kind"] == "PixelMAX":
-            figure, record["max_agent"] = max_maps(cfg, out / f"sanity_max{suffix}.png")
-        else:
-            figure = agent_maps(cfg, out / f"sanity_agent{suffix}.png")
-        record["agent_figure"] = str(figure)
+        record |= agent_part(cfg, out, suffix)
         record_path.write_text(json.dumps(record))
     print(f"\nfigures: {out / f'sanity_cascading{suffix}.png'}, {out / f'sanity_grid{suffix}.png'}")
     return record
+
+
+def agent_part(cfg: SanityConfig, out: Path, suffix: str) -> dict:
+    """Part (b) for the checkpoint ``cfg.agent``: a Bootstrapped DQN's or MAX-from-pixels' maps."""
+    from agents.checkpoint import load_checkpoint
+
+    if load_checkpoint(cfg.agent, kind=("BootstrappedDQN", "PixelMAX"))["kind"] == "PixelMAX":
+        figure, scores = max_maps(cfg, out / f"sanity_max{suffix}.png")
+        return {"agent_figure": str(figure), "max_agent": scores}
+    return {"agent_figure": str(agent_maps(cfg, out / f"sanity_agent{suffix}.png"))}
 
 
 def save_image_grid(fig, axes, path: Path) -> None:
@@ -282,7 +296,7 @@ def max_maps(cfg: SanityConfig, path: Path) -> tuple[Path, dict]:
     saved = load_checkpoint(cfg.agent, kind="PixelMAX")["env"]
     env = gym.make(saved["id"], **(saved["kwargs"] or {}))
     model = MAX.load(cfg.agent, env=env, device="cpu")
-    frames = np.stack([env.reset(seed=s)[0] for s in range(3)])  # (3, H, W, 3) uint8, three textures
+    frames = np.stack([walked_frame(env, seed=s, steps=15 * s) for s in range(3)])  # (3, H, W, 3): 3 textures
     actions, _ = model.predict(frames, deterministic=True)
     x = torch.as_tensor(frames).permute(0, 3, 1, 2).float()  # (3, 3, H, W) in pixel units
     scorer = model.utility_module()
@@ -309,6 +323,15 @@ def max_maps(cfg: SanityConfig, path: Path) -> tuple[Path, dict]:
     for method, score in scores.items():
         print(f"  {method}: rank correlation with the fully randomised model's maps {score:.2f}")
     return path, scores
+
+
+def walked_frame(env, *, seed: int, steps: int) -> np.ndarray:
+    """The picture after a reset with ``seed`` and ``steps`` uniformly random actions (seeded)."""
+    frame, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    for _ in range(steps):
+        frame, *_ = env.step(env.action_space.sample())
+    return frame
 
 
 def plt_subplots(rows: int, cols: int):

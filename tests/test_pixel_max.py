@@ -188,3 +188,14 @@ def test_a_new_texture_gets_low_utility_and_a_new_cell_high(seed):
     check = texture_check(seed)
     assert check["new_median"] > 2.5 * check["tried_median"]
     assert check["new_above_tried_median"] > 0.8
+
+
+def test_sb3_callbacks_see_every_step_and_can_stop_learning():
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class StopAt(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.n_calls < 70
+
+    model = PixelMAX(maze(), seed=0, **TINY).learn(200, callback=StopAt())
+    assert model.num_timesteps == 70 and model.has_model  # past the warm-up, stopped by the callback

@@ -733,7 +733,8 @@ def pixels(cfg: BenchmarkConfig) -> dict:
     plot = Path(cfg.out) / f"pixels-coverage{suffix}.png"
     plot_pixel_coverage(runs, plot)
     print(f"\nplot: {plot}")
-    checks = [] if cfg.quick else [texture_check(seed, threads=cfg.threads, device=cfg.device) for seed in seeds]
+    check = {"threads": cfg.threads, "device": cfg.device, **max_kwargs}
+    checks = [] if cfg.quick else [texture_check(seed, **check) for seed in seeds]
     if checks:
         print("\nTexture check: utility under a texture never seen, after 1,000 random steps (9 x 9 maze)\n")
         print("| layout seed | tried pairs: median | pairs of unvisited cells: median | ratio "

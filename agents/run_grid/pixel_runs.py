@@ -113,13 +113,15 @@ def explore_pixels_once(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def texture_check(seed: int, *, steps: int = 1000, threads: int = 1, device: str = "cpu") -> dict[str, Any]:
+def texture_check(
+    seed: int, *, steps: int = 1000, threads: int = 1, device: str = "cpu", **max_kwargs: Any
+) -> dict[str, Any]:
     """Does a texture-only change look new to MAX from pixels? After ``steps`` uniformly random steps in the
     9 x 9 maze (layout ``seed``, 50-step episodes, a new texture each), with the encoder trained (200 steps)
     and a fresh ensemble fit once, every free cell is drawn under a texture never seen. Returns the
     utilities of the (cell, action) pairs tried during the random steps (``tried``) and of every pair of
     the cells never visited (``new``), with their medians and the fraction of ``new`` above the median of
-    ``tried``."""
+    ``tried``. ``max_kwargs`` replace MAX's hyper-parameters (an ablation of the encoder, for instance)."""
     import gymnasium as gym
     import numpy as np
     import torch
@@ -130,7 +132,8 @@ def texture_check(seed: int, *, steps: int = 1000, threads: int = 1, device: str
 
     torch.set_num_threads(threads)
     env = TransitionCoverage(gym.make("maxplore/Maze-v0", size=9, layout_seed=seed, horizon=50))
-    model = PixelMAX(env, seed=seed, device=device, warmup_steps=steps, encoder_steps=200, fresh_model_steps=1000)
+    kwargs = {"warmup_steps": steps, "encoder_steps": 200, "fresh_model_steps": 1000, **max_kwargs}
+    model = PixelMAX(env, seed=seed, device=device, **kwargs)
     model.learn(steps)
     world = env.unwrapped
     world._draw_texture(np.random.default_rng(10_000 + seed))  # a texture no episode had

@@ -106,8 +106,10 @@ class InverseDynamicsEncoder(nn.Module):
         self.features_dim, self.n_actions, self.kl_weight = features_dim, n_actions, kl_weight
         chw = spaces.Box(0.0, 1.0, shape=observation_space.shape)
         self.cnn = SmallCNN(chw, features_dim, norm=norm, groups=8, channels=channels)
-        if sparse_head:
-            self.cnn.linear[0] = LinearSVDO(channels[2] * 16, features_dim)
+        # the features are the last linear layer's output, without SmallCNN's final ReLU: with it, every
+        # feature of the 15 x 15 maze's encoder died (all zero, so no disagreement anywhere)
+        head = LinearSVDO(channels[2] * 16, features_dim) if sparse_head else self.cnn.linear[0]
+        self.cnn.linear = nn.Sequential(head)
         self.inverse_head = nn.Sequential(
             nn.Linear(2 * features_dim, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_actions)
         )

@@ -21,13 +21,14 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.type_aliases import GymEnv
 
-from agents.callbacks import VISIT_COVERAGES, ProgressBarMixin, dump_episode_logs
+from agents.callbacks import ProgressBarMixin
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 from agents.max.base import MAX
 from agents.max.imagined_training import train_in_imagination, train_reactively
+from agents.max.real_steps import RealStepLoop
 from agents.max.sac import SAC, to_env_action
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
 from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions, refit_steps
@@ -70,7 +71,7 @@ def continuous_config(env: GymEnv | str, config: str) -> dict[str, Any]:
     return dict(CONFIGS[config]) if continuous else {}
 
 
-class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
+class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     """Model-Based Active Exploration on 1-D ``Box`` observations and ``Box`` actions.
 
     :param env: the environment or its id.
@@ -334,56 +335,19 @@ class ContinuousMAX(MAX, ProgressBarMixin, BaseAlgorithm):
             batch_size=self.sac_batch_size, generator=self.generator,
         )  # fmt: skip
 
-    # ------------------------------------------------------------------ learning loop
-    def learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int | None = None,
-        tb_log_name: str | None = None,
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ):
-        """Explore for ``total_timesteps`` real steps (or until a callback returns False); arguments as
-        Stable-Baselines3's ``learn``."""
-        if self.env is None:
-            raise ValueError("ContinuousMAX has no env: pass one to the constructor or to load(..., env=env)")
-        log_interval = self.log_interval if log_interval is None else log_interval
-        total_timesteps, callback = self._setup_learn(
-            total_timesteps, callback, reset_num_timesteps, tb_log_name or "MAX", progress_bar
-        )
-        callback.on_training_start(locals(), globals())
-        while self.num_timesteps < total_timesteps:
-            obs = np.asarray(self._last_obs, dtype=np.float32).reshape(1, -1)
-            u = self._policy_action(obs)  # (1, a) in [-1, 1]
-            new_obs, _, dones, infos = self.env.step(self._to_env_action(u))
-            self.num_timesteps += 1
-            done = bool(dones[0])
-            next_obs = infos[0]["terminal_observation"] if done else new_obs
-            self._update_info_buffer(infos, dones)
-            self._store(obs[0], u[0], np.asarray(next_obs, dtype=np.float32).reshape(-1))
-            self._last_obs = new_obs
-            after_warmup = self.num_timesteps - self.warmup_steps
-            if after_warmup >= 0 and after_warmup % self.policy_every == 0:
-                self.train()
-                self._train_policy(np.asarray(new_obs, dtype=np.float32).reshape(-1))
-            if done:
-                self._episode_num += 1
-                if self._episode_num % log_interval == 0:
-                    self._dump_logs(infos[0])
-            callback.update_locals(locals())
-            if not callback.on_step():
-                break
-        callback.on_training_end()
-        return self
+    # ------------------------------------------------------------------ real steps (agents.max.real_steps)
+    def _observation_batch(self, observation) -> np.ndarray:
+        return np.asarray(observation, dtype=np.float32).reshape(1, -1)  # (1, d)
 
-    def _dump_logs(self, info: dict[str, Any]) -> None:
-        self.logger.record("explore/utility_mean", self.last_utility)
-        self.logger.record("model/nll", self.last_nll)
-        for key in VISIT_COVERAGES:  # what the world counts of the places visited (the Ant maze's blocks)
-            if key in info:
-                self.logger.record(f"explore/{key}", float(info[key]))
-        dump_episode_logs(self)
+    def _act(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        u = self._policy_action(observations)  # (1, a) in [-1, 1]
+        return self._to_env_action(u), u[0]
+
+    def _after_step(self, new_observations: np.ndarray) -> None:
+        after_warmup = self.num_timesteps - self.warmup_steps
+        if after_warmup >= 0 and after_warmup % self.policy_every == 0:
+            self.train()
+            self._train_policy(self._observation_batch(new_observations)[0])
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002

@@ -19,23 +19,24 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.preprocessing import is_image_space, maybe_transpose
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.type_aliases import GymEnv
 from torch import nn
 from torch.nn import functional as F
 
-from agents.callbacks import VISIT_COVERAGES, ProgressBarMixin, dump_episode_logs
+from agents.callbacks import ProgressBarMixin
 from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
 from agents.devices import check_device
 from agents.encoders import InverseDynamicsEncoder
 from agents.max.base import MAX
 from agents.max.latent_planning import graph_action_values, graph_values, search_values
+from agents.max.real_steps import RealStepLoop
 from agents.tabular_explorer import greedy_actions
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
 from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions
@@ -79,7 +80,7 @@ class ActionUtilities(nn.Module):
         return every_action(self.model, self.encoder(pictures), self.n_actions, self.decay)[0]  # (N, A)
 
 
-class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
+class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     """Model-Based Active Exploration on pictures (uint8 ``Box`` of shape (H, W, C) or (C, H, W)) with ``Discrete``
     actions. Like every SB3 algorithm it sees (H, W, C) pictures transposed to (C, H, W).
 
@@ -380,59 +381,24 @@ class PixelMAX(MAX, ProgressBarMixin, BaseAlgorithm):
         actions = self._actions_for(batch, deterministic)
         return (actions if obs.ndim > 3 else int(actions[0])), state
 
-    # ------------------------------------------------------------------ learning loop
-    def learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int | None = None,
-        tb_log_name: str | None = None,
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ):
-        """Explore for ``total_timesteps`` real steps (or until a callback returns False); arguments as
-        Stable-Baselines3's ``learn``."""
-        if self.env is None:
-            raise ValueError("PixelMAX has no env: pass one to the constructor or to load(..., env=env)")
-        log_interval = self.log_interval if log_interval is None else log_interval
-        total_timesteps, callback = self._setup_learn(
-            total_timesteps, callback, reset_num_timesteps, tb_log_name or "MAX", progress_bar
-        )
-        callback.on_training_start(locals(), globals())
-        while self.num_timesteps < total_timesteps:
-            obs = np.asarray(self._last_obs, dtype=np.uint8)  # (1, C, H, W)
-            action = int(self._actions_for(obs, deterministic=False)[0])
-            new_obs, _, dones, infos = self.env.step(np.array([action]))
-            self.num_timesteps += 1
-            done = bool(dones[0])
-            next_obs = infos[0]["terminal_observation"] if done else new_obs[0]
-            self._update_info_buffer(infos, dones)
-            self._store(obs[0], action, np.asarray(next_obs, dtype=np.uint8))
-            self._last_obs = new_obs
-            after_warmup = self.num_timesteps - self.warmup_steps
-            if after_warmup >= 0 and after_warmup % self.encoder_every == 0:
-                self.train_encoder()
-                self._refresh()
-            elif after_warmup > 0 and after_warmup % self.model_every == 0:
-                self.train()
-            if done:
-                self._episode_num += 1
-                if self._episode_num % log_interval == 0:
-                    self._dump_logs(infos[0])
-            callback.update_locals(locals())
-            if not callback.on_step():
-                break
-        callback.on_training_end()
-        return self
+    # ------------------------------------------------------------------ real steps (agents.max.real_steps)
+    def _observation_batch(self, observation) -> np.ndarray:
+        return np.asarray(observation, dtype=np.uint8).reshape(1, *self.observation_space.shape)  # (1, C, H, W)
 
-    def _dump_logs(self, info: dict[str, Any]) -> None:
-        self.logger.record("explore/utility_mean", self.last_utility)
-        self.logger.record("model/nll", self.last_nll)
+    def _act(self, observations: np.ndarray) -> tuple[np.ndarray, int]:
+        action = int(self._actions_for(observations, deterministic=False)[0])
+        return np.array([action]), action
+
+    def _after_step(self, new_observations: np.ndarray) -> None:
+        after_warmup = self.num_timesteps - self.warmup_steps
+        if after_warmup >= 0 and after_warmup % self.encoder_every == 0:
+            self.train_encoder()
+            self._refresh()
+        elif after_warmup > 0 and after_warmup % self.model_every == 0:
+            self.train()
+
+    def _record_logs(self) -> None:
         self.logger.record("train/inverse_loss", self.last_inverse_loss)
-        for key in VISIT_COVERAGES:  # the maze's free cells visited
-            if key in info:
-                self.logger.record(f"explore/{key}", float(info[key]))
-        dump_episode_logs(self)
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002

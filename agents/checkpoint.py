@@ -140,3 +140,15 @@ def decode_value(value: Any) -> Any:
     if isinstance(value, list):
         return [decode_value(v) for v in value]
     return value
+
+
+def progress_counters(model: Any) -> dict[str, int]:
+    """An SB3 algorithm's step, episode and update counters, as every checkpoint of the suite stores them."""
+    return {"num_timesteps": model.num_timesteps, "episode_num": model._episode_num, "n_updates": model._n_updates}
+
+
+def restore_progress_counters(model: Any, counters: dict[str, int]) -> None:
+    """Set the counters :func:`progress_counters` wrote (other keys of ``counters`` are left to the caller)."""
+    model.num_timesteps = counters["num_timesteps"]
+    model._episode_num = counters["episode_num"]
+    model._n_updates = counters["n_updates"]

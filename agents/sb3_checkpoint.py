@@ -19,6 +19,8 @@ from agents.checkpoint import (
     encode_value,
     env_identity,
     load_checkpoint,
+    progress_counters,
+    restore_progress_counters,
     save_checkpoint,
     warn_if_other_env,
 )
@@ -47,11 +49,7 @@ class SafeCheckpointMixin:
             "env": env_identity(self.env) if self.env is not None else None,
             "policy": self.policy.state_dict(),
             "optimizer": self.policy.optimizer.state_dict(),
-            "counters": {
-                "num_timesteps": self.num_timesteps,
-                "episode_num": self._episode_num,
-                "n_updates": self._n_updates,
-            },
+            "counters": progress_counters(self),
             "extra": self._extra_state(),
         }
         save_checkpoint(checkpoint, path)
@@ -81,9 +79,6 @@ class SafeCheckpointMixin:
         model = cls(policy, env, device=device, **init)
         model.policy.load_state_dict(checkpoint["policy"])
         model.policy.optimizer.load_state_dict(checkpoint["optimizer"])
-        counters = checkpoint["counters"]
-        model.num_timesteps = counters["num_timesteps"]
-        model._episode_num = counters["episode_num"]
-        model._n_updates = counters["n_updates"]
+        restore_progress_counters(model, checkpoint["counters"])
         model._load_extra_state(checkpoint["extra"])
         return model

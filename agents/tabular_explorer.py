@@ -21,7 +21,14 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.callbacks import ProgressBarMixin, dump_episode_logs
-from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
+from agents.checkpoint import (
+    env_identity,
+    load_checkpoint,
+    progress_counters,
+    restore_progress_counters,
+    save_checkpoint,
+    warn_if_other_env,
+)
 from agents.devices import check_device
 from envs.reachable import reachable_pairs
 
@@ -261,9 +268,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
             "visits": torch.as_tensor(self.visits),
             "terminal": torch.as_tensor(self.terminal),
             "counters": {
-                "num_timesteps": self.num_timesteps,
-                "episode_num": self._episode_num,
-                "n_updates": self._n_updates,
+                **progress_counters(self),
                 "episode_step": self.episode_step,
                 "longest_episode": self.longest_episode,
                 "episode_limit": self.episode_limit,
@@ -306,9 +311,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
         if "terminal" in checkpoint:  # absent in checkpoints written before it existed
             model.terminal = checkpoint["terminal"].numpy().copy()
         counters = checkpoint["counters"]
-        model.num_timesteps = counters["num_timesteps"]
-        model._episode_num = counters["episode_num"]
-        model._n_updates = counters["n_updates"]
+        restore_progress_counters(model, counters)
         model.episode_step = counters["episode_step"]
         model.longest_episode = counters.get("longest_episode", 0)  # absent before this field existed
         model.episode_limit = counters["episode_limit"]

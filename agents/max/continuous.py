@@ -24,7 +24,14 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.callbacks import ProgressBarMixin
-from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
+from agents.checkpoint import (
+    env_identity,
+    load_checkpoint,
+    progress_counters,
+    restore_progress_counters,
+    save_checkpoint,
+    warn_if_other_env,
+)
 from agents.devices import check_device
 from agents.max.base import MAX
 from agents.max.imagined_training import train_in_imagination, train_reactively
@@ -368,11 +375,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
                 "next_states": self.next_states.clone(),
                 "weights": self.weights.clone(),
             },  # fmt: skip
-            "counters": {
-                "num_timesteps": self.num_timesteps,
-                "episode_num": self._episode_num,
-                "n_updates": self._n_updates,
-            },  # fmt: skip
+            "counters": progress_counters(self),
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
@@ -396,9 +399,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         model.has_policy = checkpoint["has_policy"]
         data = checkpoint["data"]
         model._set_data(*(data[k].to(model.device) for k in ("states", "actions", "next_states", "weights")))
-        counters = checkpoint["counters"]
-        model.num_timesteps, model._episode_num = counters["num_timesteps"], counters["episode_num"]
-        model._n_updates = counters["n_updates"]
+        restore_progress_counters(model, checkpoint["counters"])
         model.rng.bit_generator.state = checkpoint["rng"]
         model.generator.set_state(checkpoint["generator"])
         torch.set_rng_state(checkpoint["torch_rng"])

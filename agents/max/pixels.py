@@ -31,7 +31,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.callbacks import ProgressBarMixin
-from agents.checkpoint import env_identity, load_checkpoint, save_checkpoint, warn_if_other_env
+from agents.checkpoint import (
+    env_identity,
+    load_checkpoint,
+    progress_counters,
+    restore_progress_counters,
+    save_checkpoint,
+    warn_if_other_env,
+)
 from agents.devices import check_device
 from agents.encoders import InverseDynamicsEncoder
 from agents.max.base import MAX
@@ -305,9 +312,13 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             return pictures
         return (pictures + self.augment_noise * torch.randn_like(pictures)).clamp(0.0, 255.0)
 
+    def _encode_stored(self) -> None:
+        """Features (N, f) of every stored picture and next picture, with the current encoder."""
+        self.features, self.next_features = self._encode(self.observations), self._encode(self.next_observations)
+
     def _refresh(self) -> None:
         """Encode every stored picture again and fit a fresh ensemble on the new features."""
-        self.features, self.next_features = self._encode(self.observations), self._encode(self.next_observations)
+        self._encode_stored()
         self._build_model()
         actions = self._one_hot(torch.as_tensor(self.actions, device=self.device))  # (N, A)
         self.model.update_normalizers(self.features, actions, self.next_features)
@@ -417,11 +428,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
                 name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
                 for name in ("observations", "actions", "next_observations", "weights")
             },  # fmt: skip
-            "counters": {
-                "num_timesteps": self.num_timesteps,
-                "episode_num": self._episode_num,
-                "n_updates": self._n_updates,
-            },  # fmt: skip
+            "counters": progress_counters(self),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
@@ -442,12 +449,9 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         model._observations, model._actions = data["observations"].copy(), data["actions"].copy()
         model._next_observations, model._weights = data["next_observations"].copy(), data["weights"].copy()
         model.n_real = len(model._actions)
-        counters = checkpoint["counters"]
-        model.num_timesteps, model._episode_num = counters["num_timesteps"], counters["episode_num"]
-        model._n_updates = counters["n_updates"]
+        restore_progress_counters(model, checkpoint["counters"])
         if checkpoint["has_model"]:
-            model.features = model._encode(model.observations)
-            model.next_features = model._encode(model.next_observations)
+            model._encode_stored()
             model.model.load_state_dict(checkpoint["model"])
             model.optimizer.load_state_dict(checkpoint["optimizer"])
             model.has_model = True

@@ -5,6 +5,7 @@
     python scripts/benchmark.py ablation       # MAX: bootstrap x input coding x ensemble size, L = 50, 100
     python scripts/benchmark.py observed       # MAX over all state indices vs the states seen: mazes, Taxi cost
     python scripts/benchmark.py worlds         # every agent on FrozenLake, CliffWalking, Taxi, mazes: vs perfect memory
+    python scripts/benchmark.py max-cost       # where a MAX run's time goes; seconds per run vs reachable pairs
     python scripts/benchmark.py sac-speed      # one imagined SAC step: the lean torch SAC vs Stable-Baselines3's
     python scripts/benchmark.py speed          # batched ensemble vs a Python loop over members
     python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
@@ -52,6 +53,8 @@ from agents.run_grid.continuous_runs import (  # noqa: E402
     explore_continuous_once,
     task_rewards,
 )
+from agents.run_grid.cost_reports import cost_rows, cost_table, plot_cost, profile_table  # noqa: E402
+from agents.run_grid.max_profile import profile_max_run  # noqa: E402
 from agents.run_grid.pixel_reports import pixel_table, plot_pixel_coverage  # noqa: E402
 from agents.run_grid.pixel_runs import (  # noqa: E402
     PIXEL_METHODS,
@@ -73,7 +76,7 @@ from agents.run_grid.tuning import SEARCHES, tune_settings  # noqa: E402
 
 SUITES = (
     "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
-    "continuous", "pixels",
+    "continuous", "pixels", "max-cost",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
 GPU_SUITES = ("pixels", "continuous")  # suites whose models are big enough to gain from a GPU
@@ -454,6 +457,51 @@ def worlds(cfg: BenchmarkConfig) -> list[dict]:
     return runs
 
 
+COST_LENGTHS = (25, 50, 100, 200, 400)
+PROFILED = {  # name: (env id, kwargs, episode budget)
+    "Taxi-v4, seed 0": ("Taxi-v4", {}, 100),
+    "chain L=100, layout 0": ("maxplore/Chain-v0", {"length": 100}, 60),
+}
+
+
+def max_cost(cfg: BenchmarkConfig) -> dict:
+    """Where the time of one MAX run goes (Taxi-v4 seed 0 and the chain at L = 100, layout 0, in this process,
+    one after the other), then seconds per run against reachable pairs: MAX and the perfect-memory explorer on
+    chains of 25 to 400 states (``--seeds`` layouts, stored in ``<out>/max-cost-runs.jsonl``) and, where the
+    worlds suite has stored runs under the same ``--out``, on its worlds. A table and a log-log plot."""
+    import gymnasium as gym
+
+    import envs
+
+    profiles = {}
+    for name, (env_id, kwargs, budget) in [] if cfg.quick else PROFILED.items():
+        kwargs = {**kwargs, "layout_seed": 0} if env_id.startswith("maxplore/") else kwargs
+        profiles[name] = profile_max_run(env_id, kwargs, seed=0, max_episodes=budget)
+        print(f"profiled {name}: {profiles[name]['seconds']:.1f} s")
+    if profiles:
+        print(f"\nWhere the time of a MAX run goes ({cfg.threads} thread)\n\n{profile_table(profiles)}\n")
+    lengths = (25, 50) if cfg.quick else COST_LENGTHS
+    runs = grid(cfg, chain_jobs(cfg, ["max", "perfect"], list(lengths), range(2 if cfg.quick else cfg.seeds)))
+    runs = [{**r, "world": f"chain L={r['length']}"} for r in runs]
+    pairs = {f"chain L={n}": 2 * n for n in lengths}
+    worlds_store = Path(cfg.out) / f"worlds-runs{'-quick' if cfg.quick else ''}.jsonl"
+    if worlds_store.exists():
+        from agents.run_grid import ResultStore
+
+        stored = [r for r in ResultStore(worlds_store).load().values() if r["algo"] in ("max", "perfect")]
+        specs = {label: (env_id, kwargs) for label, env_id, kwargs, _, _ in WORLDS}
+        for label in {r["world"] for r in stored}:
+            env_id, kwargs = specs[label]
+            pairs[label] = int(envs.reachable_pairs(gym.make(env_id, **kwargs)).sum())
+        runs += stored
+    rows = cost_rows(runs, pairs)
+    print(f"\nSeconds per run ({cfg.threads} thread per run, {cfg.workers} worker(s))\n\n{cost_table(rows)}")
+    plot = Path(cfg.out) / f"max-cost{'-quick' if cfg.quick else ''}.png"
+    plot_cost(rows, plot)
+    print(f"\nplot: {plot}")
+    return {"profiles": profiles, "rows": rows}
+
+
 def chain(cfg: BenchmarkConfig) -> list[dict]:
     """Every agent on chains of several lengths: table, coverage plot, scaling plot, JSON."""
     seeds = range(3 if cfg.quick else cfg.seeds)
@@ -785,6 +833,8 @@ def main() -> None:
         results = continuous(cfg)
     elif cfg.suite == "pixels":
         results = pixels(cfg)
+    elif cfg.suite == "max-cost":
+        results = max_cost(cfg)
     else:
         results = ensemble_speed(cfg)
     out = Path(cfg.out)

@@ -63,6 +63,7 @@ def fit(
     rng: np.random.Generator | None = None,
     penalty=None,
     max_grad_norm: float | None = None,
+    fresh: int = 0,
 ) -> float:
     """Take ``steps`` optimiser steps on the bootstrap-weighted NLL; return the last step's loss.
 
@@ -77,17 +78,26 @@ def fit(
         KL term of Sparse Variational Dropout layers); the returned loss excludes it.
     :param max_grad_norm: clip the gradients' global norm to this before each step (MAX's continuous
         model: 5); ``None`` does not clip.
+    :param fresh: with minibatches, the last ``fresh`` samples (those new since the last fit) are in every
+        minibatch, and the ``batch_size`` others are drawn from the rest and weighted to stand for all of
+        it (a stratified estimate of the full-batch loss). 0 draws every sample alike.
     """
     n = weights.shape[1]
+    if not 0 <= fresh <= n:
+        raise ValueError(f"fresh must be in [0, {n}], got {fresh}")
+    old = n - fresh
     loss = torch.zeros(())
     for _ in range(steps):
-        if batch_size is None or n <= batch_size:
+        if batch_size is None or old <= batch_size:
             index, w = None, weights
         else:
             if rng is None:
                 raise ValueError("rng is needed to draw minibatches")
-            index = torch.as_tensor(rng.integers(0, n, size=batch_size), device=weights.device)
-            w = weights[:, index]  # (E, b)
+            drawn = torch.as_tensor(rng.integers(0, old, size=batch_size), device=weights.device)  # (b,)
+            index = torch.cat([drawn, torch.arange(old, n, device=weights.device)])  # (b + fresh,)
+            w = weights[:, index]  # (E, b + fresh)
+            if fresh:
+                w = torch.cat([w[:, :batch_size] * (old / batch_size), w[:, batch_size:]], 1)  # (E, b + fresh)
         loss = weighted_member_loss(nll_fn(index), w)
         optimizer.zero_grad(set_to_none=True)
         (loss + penalty() if penalty is not None else loss).backward()

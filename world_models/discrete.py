@@ -179,9 +179,25 @@ class SeenStatesDynamicsEnsemble(nn.Module):
 
     def nll(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
         """(E, B) negative log-likelihood of the observed next states (which must be marked seen)."""
+        codes = self.code_table[:, states * self.n_actions + actions]  # (E, B, hidden)
+        return self.nll_of_codes(codes, next_states)
+
+    @property
+    def code_table(self) -> torch.Tensor:
+        """(E, S * A, hidden) the first layer's weights: row ``s * A + a`` is each member's code of (s, a)."""
+        return self.net.layers[0].weight
+
+    def nll_of_codes(self, codes: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
+        """:meth:`nll` from the pairs' rows of :attr:`code_table` (or a trainable copy of them, see
+        :class:`~world_models.row_adam.RowSparseAdam`).
+
+        :param codes: (E, B, hidden) each transition's pair code in each member.
+        :param next_states: (B,) observed next states (marked seen).
+        :return: (E, B).
+        """
         columns = self._columns(self.seen_states())  # (K + 1,)
         local = torch.cumsum(self.seen, 0) - 1  # (S,) position of each seen state among the columns
-        logits = self.net.forward_one_hot(states * self.n_actions + actions, columns)  # (E, B, K + 1)
+        logits = self.net.forward_codes(codes, columns)  # (E, B, K + 1)
         log_p = torch.log_softmax(logits, -1)  # (E, B, K + 1)
         index = local[next_states].view(1, -1, 1).expand(self.ensemble_size, -1, 1)  # (E, B, 1)
         return -log_p.gather(-1, index).squeeze(-1)  # (E, B)

@@ -133,12 +133,25 @@ class EnsembleMLP(nn.Module):
         """
         if self.sparse:
             raise ValueError("forward_one_hot needs dense layers (sparse=False)")
-        first, last = self.layers[0], self.layers[-1]
+        first = self.layers[0]
         if len(self.layers) == 1:
             weight = first.weight[:, :, columns]  # (E, in, C)
             return weight[:, rows, :] + first.bias[:, :, columns]  # (E, B, C)
-        act = ACTIVATIONS[self.activation]
-        x = act(first.weight[:, rows, :] + first.bias)  # (E, B, hidden)
+        return self.forward_codes(first.weight[:, rows, :], columns)  # (E, B, C)
+
+    def forward_codes(self, codes: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_one_hot` from the first layer's looked-up rows: ``codes`` (E, B, hidden) are
+        ``layers[0].weight[:, rows, :]`` (or a trainable copy of them, see
+        :class:`~world_models.row_adam.RowSparseAdam`). Needs at least one hidden layer.
+
+        :param codes: (E, B, hidden) the first layer's weight rows of the inputs' hot entries.
+        :param columns: (C,) output columns to compute.
+        :return: (E, B, C).
+        """
+        if len(self.layers) < 2:
+            raise ValueError("forward_codes needs at least one hidden layer")
+        act, last = ACTIVATIONS[self.activation], self.layers[-1]
+        x = act(codes + self.layers[0].bias)  # (E, B, hidden)
         for layer in self.layers[1:-1]:
             x = act(layer(x))  # (E, B, hidden)
         return torch.baddbmm(last.bias[:, :, columns], x, last.weight[:, :, columns])  # (E, B, C)

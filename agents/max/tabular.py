@@ -27,6 +27,7 @@ from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
 from world_models.discrete import INPUT_CODINGS, STATE_SETS, DiscreteDynamicsEnsemble, SeenStatesDynamicsEnsemble
 from world_models.exploration_mdp import value_iteration
+from world_models.row_adam import RowSparseAdam
 from world_models.transition_memory import TransitionMemory
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ class TabularMAX(MAX, TabularExplorer):
     Every ``train_freq`` real steps the ensemble is refit on all data (``gradient_steps`` Adam steps,
     each member weighting each transition by its own bootstrap draw), the exploration MDP is rebuilt
     (transitions: mean of the members; reward: JSD utility) and solved by value iteration over the
-    steps left in the episode; actions are greedy on that solution, ties broken at random.
+    steps left in the episode; actions are greedy on that solution, ties broken at random. A refit is
+    skipped when the steps since the last one brought nothing the members did not already predict
+    (``refit_tolerance``): the model, and with it the plan, would barely move.
 
     :param env: the environment (or its registered id); Discrete observations (the state) and actions.
     :param ensemble_size: number of forward models E.
@@ -63,6 +66,12 @@ class TabularMAX(MAX, TabularExplorer):
         them in every step. A refit costs O(distinct transitions x states seen): on Taxi-v4 minibatches of 256
         halved the cost per step but needed more episodes to try every pair (see docs/BENCHMARKS.md).
     :param train_freq: refit and re-plan every this many real steps.
+    :param refit_tolerance: skip a refit (and the re-plan) when every step since the last one repeated a
+        (s, a, s') seen before whose outcome every member already predicts with probability at least
+        ``1 - refit_tolerance``; a new transition, a surprising outcome or a member still unsure always
+        refits. ``None`` refits on schedule whatever the data (MAX as published). In deterministic worlds
+        most steps walk known transitions to the frontier: the chain at L = 100 needs 3x fewer refits with
+        the same episodes (docs/BENCHMARKS.md, "MAX's cost on counted states").
     :param learning_starts: uniformly random actions for this many steps before planning starts.
     :param bootstrap: ``"bayesian"`` (Exponential(1) weights, the default), ``"poisson"``, ``"bernoulli"`` or
         ``"none"`` (see :mod:`world_models.bootstrap`).
@@ -98,6 +107,7 @@ class TabularMAX(MAX, TabularExplorer):
         gradient_steps: int = 10,
         batch_size: int | None = None,
         train_freq: int = 1,
+        refit_tolerance: float | None = 1e-3,
         learning_starts: int = 0,
         bootstrap: str = "bayesian",
         planning_horizon: int | None = None,
@@ -137,6 +147,8 @@ class TabularMAX(MAX, TabularExplorer):
             raise ValueError(f"learning_starts must be >= 0, got {learning_starts}")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be positive or None, got {batch_size}")
+        if refit_tolerance is not None and not 0 < refit_tolerance < 1:
+            raise ValueError(f"refit_tolerance must be in (0, 1) or None, got {refit_tolerance!r}")
         if planning_horizon is not None and planning_horizon < 1:
             raise ValueError(f"planning_horizon must be positive or None, got {planning_horizon}")
 
@@ -160,6 +172,7 @@ class TabularMAX(MAX, TabularExplorer):
         self.gradient_steps = gradient_steps
         self.batch_size = batch_size
         self.train_freq = train_freq
+        self.refit_tolerance = refit_tolerance
         self.learning_starts = learning_starts
         self.bootstrap = bootstrap
         self.planning_horizon = planning_horizon
@@ -184,7 +197,14 @@ class TabularMAX(MAX, TabularExplorer):
                 self.n_states, self.n_actions, inputs=self.inputs, sparse=self.sparse, **members
             ).to(self.device)
         self._local = np.arange(self.n_states)  # (S,) each state's row in the plan (states="observed": K = unseen)
-        self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=self.learning_rate, foreach=True)
+        if self.states == "observed":  # Adam on the tried pairs' codes only (the same update, see RowSparseAdam)
+            table = self.ensemble.code_table
+            dense = [p for p in self.ensemble.parameters() if p is not table]
+            self.optimizer = RowSparseAdam(dense, table, lr=self.learning_rate)
+        else:
+            self.optimizer = torch.optim.Adam(self.ensemble.parameters(), lr=self.learning_rate, foreach=True)
+        self._news = False  # whether a step since the last refit brought something the model did not predict
+        self._fitted_rows = 0  # distinct transitions at the last refit: later ones are in every minibatch
         # distinct real transitions and each member's summed bootstrap weight of each: (U, 3), (E, U)
         self.memory = TransitionMemory(self.ensemble_size)
         if self.planning_horizon is None and self.episode_limit is None and self.env is not None:
@@ -196,17 +216,32 @@ class TabularMAX(MAX, TabularExplorer):
             )
         self.last_nll = float("nan")
         self.utility: np.ndarray | None = None  # (S, A) utility of the last plan
-        self._q: np.ndarray | None = None  # (H, S, A) plan
+        self._mdp: tuple[torch.Tensor, torch.Tensor] | None = None  # the last exploration MDP: transitions, utility
+        self._q: np.ndarray | None = None  # (levels, S or K+1, A) its solution for 1..levels steps left
+        self._planned_horizon: int | None = None  # the horizon of the last plan (logged when it changes)
         self._replan()
 
     # ------------------------------------------------------------------ data
-    def _store(self, state: int, action: int, next_state: int) -> None:
-        """Add one real transition. Repeats of a (s, a, s') triple share one row whose bootstrap weights
-        add up, so a refit costs the same whatever the number of steps; the weighted loss is unchanged."""
+    def _store(self, state: int, action: int, next_state: int) -> bool:
+        """Add one real transition; returns whether the (s, a, s') triple is new. Repeats of a triple share
+        one row whose bootstrap weights add up, so a refit costs the same whatever the number of steps; the
+        weighted loss is unchanged."""
         draw = bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng)[:, 0]  # (E,)
         if self.states == "observed":
             self.ensemble.mark_seen(torch.tensor([state, next_state], device=self.device))
+        known = self.memory.n_unique
         self.memory.add(state, action, next_state, draw)
+        return self.memory.n_unique > known
+
+    @torch.no_grad()
+    def _predicted(self, state: int, action: int, next_state: int) -> bool:
+        """Whether every member gives the observed outcome a probability of at least 1 - refit_tolerance."""
+        if self.refit_tolerance is None:
+            return False
+        s, a, s2 = (torch.tensor([x], device=self.device) for x in (state, action, next_state))  # (1,) each
+        self.ensemble.eval()
+        nll = self.ensemble.nll(s, a, s2)  # (E, 1)
+        return bool((nll <= -np.log1p(-self.refit_tolerance)).all())
 
     # ------------------------------------------------------------------ model and plan
     def train(self) -> float:
@@ -216,11 +251,21 @@ class TabularMAX(MAX, TabularExplorer):
         triples = torch.as_tensor(self.memory.triples, device=self.device)  # (U, 3)
         states, actions, next_states = triples.unbind(1)  # (U,) each
         weights = torch.as_tensor(self.memory.weights, device=self.device)  # (E, U)
+        if isinstance(self.optimizer, RowSparseAdam):  # train a copy of the tried pairs' codes only
+            rows, row_of = torch.unique(states * self.n_actions + actions, return_inverse=True)  # (P,), (U,)
+            codes = self.optimizer.select(rows)  # (E, P, hidden)
 
-        def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
-            if index is None:
-                return self.ensemble.nll(states, actions, next_states)  # (E, U)
-            return self.ensemble.nll(states[index], actions[index], next_states[index])  # (E, b)
+            def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
+                if index is None:
+                    return self.ensemble.nll_of_codes(codes[:, row_of], next_states)  # (E, U)
+                return self.ensemble.nll_of_codes(codes[:, row_of[index]], next_states[index])  # (E, b)
+
+        else:
+
+            def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
+                if index is None:
+                    return self.ensemble.nll(states, actions, next_states)  # (E, U)
+                return self.ensemble.nll(states[index], actions[index], next_states[index])  # (E, b)
 
         penalty = None
         if self.sparse:  # the SGVLB divided by N: mean NLL + w * KL / N
@@ -230,10 +275,15 @@ class TabularMAX(MAX, TabularExplorer):
                 return weight * kl_divergence(self.ensemble)
 
         self.ensemble.train()
-        self.last_nll = fit(
-            nll_fn, weights, self.optimizer, steps=self.gradient_steps, batch_size=self.batch_size, rng=self.rng,
-            penalty=penalty,
-        )  # fmt: skip
+        try:
+            self.last_nll = fit(
+                nll_fn, weights, self.optimizer, steps=self.gradient_steps, batch_size=self.batch_size, rng=self.rng,
+                penalty=penalty, fresh=self.memory.n_unique - self._fitted_rows,
+            )  # fmt: skip
+            self._fitted_rows = self.memory.n_unique
+        finally:
+            if isinstance(self.optimizer, RowSparseAdam):
+                self.optimizer.release()
         self._n_updates += self.gradient_steps
         return self.last_nll
 
@@ -245,7 +295,7 @@ class TabularMAX(MAX, TabularExplorer):
         return min(self.longest_episode or DEFAULT_PLANNING_HORIZON, MAX_PLANNING_HORIZON)
 
     def _replan(self) -> None:
-        """Rebuild the exploration MDP from the ensemble and solve it for the longest horizon needed."""
+        """Rebuild the exploration MDP from the ensemble; :meth:`_solve` solves it when an action is asked for."""
         self.ensemble.eval()
         if self.states == "observed":
             seen, transitions, utility = self.ensemble.exploration_mdp()  # (K,), (K+1, A, K+1), (K+1, A)
@@ -261,9 +311,19 @@ class TabularMAX(MAX, TabularExplorer):
         if self.states == "observed":
             self.utility[self._local == len(utility) - 1] = np.nan  # never seen: no prediction
         horizon = self._horizon()
-        if self._q is not None and len(self._q) != horizon:  # only when the env states no episode length
+        if self._planned_horizon is not None and horizon != self._planned_horizon:  # the env states no length
             logger.info("MAX now plans over %d steps, the longest episode seen", horizon)
-        self._q = value_iteration(transitions, utility, horizon).cpu().numpy()  # (H, S or K+1, A)
+        self._planned_horizon = horizon
+        self._mdp, self._q = (transitions, utility), None
+
+    def _solve(self, steps_left: int) -> np.ndarray:
+        """(levels, S or K+1, A) the last exploration MDP's action values with 1..levels steps left, levels >=
+        ``steps_left``. Value iteration runs only as far as the steps left when first asked (its levels do
+        not depend on how many are computed), and again, further, when a later episode needs more."""
+        if self._q is None or len(self._q) < steps_left:
+            assert self._mdp is not None
+            self._q = value_iteration(*self._mdp, steps_left).cpu().numpy()  # (levels, S or K+1, A)
+        return self._q
 
     def _steps_left(self) -> int:
         """Steps to plan over from now: the rest of the episode, capped at ``planning_horizon``."""
@@ -274,14 +334,16 @@ class TabularMAX(MAX, TabularExplorer):
         """(B, A) planned values with the steps left in the episode; all equal (random) before learning_starts."""
         if self.num_timesteps < self.learning_starts:
             return np.zeros((len(states), self.n_actions))
-        assert self._q is not None
-        return self._q[self._steps_left() - 1, self._local[states]]  # (B, A)
+        steps_left = self._steps_left()
+        return self._solve(steps_left)[steps_left - 1, self._local[states]]  # (B, A)
 
     def _observe(self, state: int, action: int, next_state: int, done: bool) -> None:
-        self._store(state, action, next_state)
-        if self.num_timesteps % self.train_freq == 0 and self.num_timesteps >= self.learning_starts:
+        new = self._store(state, action, next_state)
+        self._news = self._news or new or not self._predicted(state, action, next_state)
+        if self.num_timesteps % self.train_freq == 0 and self.num_timesteps >= self.learning_starts and self._news:
             self.train()
             self._replan()
+            self._news = False
 
     def _record_logs(self) -> None:
         if self.utility is not None:
@@ -294,16 +356,22 @@ class TabularMAX(MAX, TabularExplorer):
     CHECKPOINT_KIND = "MAX"  # as written before the continuous planner existed
     HYPER_PARAMETERS = (
         "ensemble_size", "hidden_size", "n_hidden_layers", "activation", "code_scale", "inputs", "states",
-        "learning_rate", "gradient_steps", "batch_size", "train_freq", "learning_starts", "bootstrap",
-        "planning_horizon", "sparse", "kl_anneal_steps",
+        "learning_rate", "gradient_steps", "batch_size", "train_freq", "refit_tolerance", "learning_starts",
+        "bootstrap", "planning_horizon", "sparse", "kl_anneal_steps",
         "log_interval",
     )  # fmt: skip
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"ensemble": self.ensemble.state_dict(), "optimizer": self.optimizer.state_dict(), **self.memory.state()}
+        return {
+            "ensemble": self.ensemble.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "news": self._news,
+            **self.memory.state(),
+        }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.ensemble.load_state_dict(state["ensemble"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.memory.load(state)
+        self._news = bool(state.get("news", True))  # absent before skipped refits existed: refit at the next step
         self._replan()

@@ -64,3 +64,29 @@ def test_fit_minibatches_need_rng():
         rng=np.random.default_rng(0),
     )
     assert np.isfinite(loss)
+
+
+def test_fresh_samples_are_in_every_minibatch_and_the_rest_stands_for_all():
+    """With ``fresh``, the last samples are in every minibatch and the drawn ones are weighted by (older
+    samples / batch), so a minibatch's loss estimates the full-batch loss: here every old sample costs 1 and
+    the 3 fresh ones 1 + 37/3, so the estimate equals the full-batch 77/40 at every draw (without the
+    weights it would be 48/11)."""
+    n, fresh, batch = 40, 3, 8
+    nll_all = torch.ones(2, n)  # (E, N)
+    nll_all[:, n - fresh :] = 1.0 + (n - fresh) / fresh
+    weights = torch.ones(2, n)  # (E, N)
+    assert float(weighted_member_loss(nll_all, weights)) == pytest.approx(77 / 40)
+    param = torch.nn.Parameter(torch.zeros(()))
+    optimizer = torch.optim.SGD([param], lr=0.0)
+    seen = []
+
+    def nll_fn(index):
+        seen.append(index)
+        return nll_all[:, index] + 0 * param  # (E, b)
+
+    rng = np.random.default_rng(0)
+    losses = [fit(nll_fn, weights, optimizer, steps=1, batch_size=batch, rng=rng, fresh=fresh) for _ in range(50)]
+    assert all(len(index) == batch + fresh and set(range(n - fresh, n)) <= set(index.tolist()) for index in seen)
+    assert np.allclose(losses, 77 / 40, atol=1e-5)
+    with pytest.raises(ValueError, match="fresh"):
+        fit(nll_fn, weights, optimizer, steps=1, batch_size=batch, rng=rng, fresh=n + 1)

@@ -165,6 +165,8 @@ def test_rejects_box_observations_with_discrete_actions():
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"planning_horizon": 0}, "planning_horizon"),
         ({"learning_starts": -1}, "learning_starts"),
+        ({"refit_tolerance": 0.0}, "refit_tolerance"),
+        ({"refit_tolerance": 1.0}, "refit_tolerance"),
         ({"inputs": "onehot"}, "inputs"),
         ({"states": "seen"}, "states"),
         ({"states": "observed", "sparse": True}, "pass states='all'"),
@@ -256,3 +258,62 @@ def test_tensorboard_tags(tmp_path):
     assert len(runs) == 1
     tags = set(EventAccumulator(str(runs[0])).Reload().Tags()["scalars"])
     assert {"explore/coverage", "explore/utility_mean", "model/nll", "rollout/ep_rew_mean"} <= tags
+
+
+def count_refits(model):
+    """Wrap ``model.train`` to count refits; returns the list the count is appended to."""
+    refits, train = [], model.train
+
+    def counted():
+        refits.append(model.num_timesteps)
+        return train()
+
+    model.train = counted
+    return refits
+
+
+def test_refits_are_skipped_on_known_transitions_and_not_without_a_tolerance():
+    """On the 20-state chain, 3 episodes (87 steps; 40 pairs): with a ``refit_tolerance`` every new transition
+    refits, and walks over transitions every member already predicts do not (measured: 55 refits at 1e-3 on
+    layouts 0-2); without one (the default) every step refits, as MAX was published."""
+    gated = MAX(chain(20, layout_seed=1), seed=0, refit_tolerance=1e-3)
+    refits = count_refits(gated)
+    gated.learn(87)
+    assert gated.coverage == 1.0
+    assert gated.memory.n_unique <= len(refits) < 0.8 * 87
+    every = MAX(chain(20, layout_seed=1), seed=0)
+    every_refits = count_refits(every)
+    every.learn(87)
+    assert every_refits == list(range(1, 88))
+
+
+def test_a_noisy_outcome_keeps_refitting():
+    """A pair whose outcome is random is never predicted with certainty: its repeats always refit."""
+
+    class NoisyTV(gym.Env):
+        observation_space = gym.spaces.Discrete(4)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return 0, {}
+
+        def step(self, action):
+            return int(self.np_random.integers(0, 4)), 0.0, False, False, {}
+
+    model = MAX(gym.wrappers.TimeLimit(NoisyTV(), 10), seed=0, refit_tolerance=1e-3)
+    refits = count_refits(model)
+    model.learn(60)
+    assert refits == list(range(1, 61))
+
+
+def test_plans_solved_as_far_as_asked_equal_the_full_solution():
+    """Value iteration runs only as far as the steps left; its levels equal those of a full solve."""
+    from world_models.exploration_mdp import value_iteration
+
+    model = MAX(chain(10, layout_seed=0), seed=0)
+    model.learn(25)  # mid-episode: 13 of 19 steps left
+    assert model._q is None or len(model._q) <= 19
+    full = value_iteration(*model._mdp, 19).numpy()
+    assert np.array_equal(model._solve(19), full)
+    assert np.array_equal(model._solve(5)[:5], full[:5])

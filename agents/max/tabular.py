@@ -43,9 +43,9 @@ class TabularMAX(MAX, TabularExplorer):
     Every ``train_freq`` real steps the ensemble is refit on all data (``gradient_steps`` Adam steps,
     each member weighting each transition by its own bootstrap draw), the exploration MDP is rebuilt
     (transitions: mean of the members; reward: JSD utility) and solved by value iteration over the
-    steps left in the episode; actions are greedy on that solution, ties broken at random. A refit is
-    skipped when the steps since the last one brought nothing the members did not already predict
-    (``refit_tolerance``): the model, and with it the plan, would barely move.
+    steps left in the episode; actions are greedy on that solution, ties broken at random. Adam updates
+    only the codes of the pairs tried so far (:class:`~world_models.row_adam.RowSparseAdam`, the same
+    update as Adam over every pair) and value iteration runs only as far as the steps left.
 
     :param env: the environment (or its registered id); Discrete observations (the state) and actions.
     :param ensemble_size: number of forward models E.
@@ -62,16 +62,19 @@ class TabularMAX(MAX, TabularExplorer):
         code per pair, the default) or ``"factored"`` (one-hot state concatenated with one-hot action).
     :param learning_rate: Adam learning rate of the ensemble.
     :param gradient_steps: Adam steps per refit.
-    :param batch_size: minibatch of distinct transitions per gradient step; ``None`` (the default) uses all of
-        them in every step. A refit costs O(distinct transitions x states seen): on Taxi-v4 minibatches of 256
-        halved the cost per step but needed more episodes to try every pair (see docs/BENCHMARKS.md).
+    :param batch_size: distinct transitions drawn per gradient step besides those new since the last refit,
+        which are in every step; the drawn ones are weighted to stand for all the others (a stratified
+        estimate of the full-batch loss). ``None`` (the default) uses all of them in every step, which costs
+        O(distinct transitions x states seen) per step. Minibatches are a faster option, measured on Taxi-v4
+        in docs/BENCHMARKS.md ("MAX's cost on counted states").
     :param train_freq: refit and re-plan every this many real steps.
-    :param refit_tolerance: skip a refit (and the re-plan) when every step since the last one repeated a
+    :param refit_tolerance: ``None`` (the default) refits on schedule whatever the data, as MAX was
+        published. A value skips a refit (and the re-plan) when every step since the last one repeated a
         (s, a, s') seen before whose outcome every member already predicts with probability at least
-        ``1 - refit_tolerance``; a new transition, a surprising outcome or a member still unsure always
-        refits. ``None`` refits on schedule whatever the data (MAX as published). In deterministic worlds
-        most steps walk known transitions to the frontier: the chain at L = 100 needs 3x fewer refits with
-        the same episodes (docs/BENCHMARKS.md, "MAX's cost on counted states").
+        ``1 - refit_tolerance``; a new transition, a surprising outcome or a member still unsure refits.
+        A faster option that explores worse where it matters: on the chain (L = 50 to 200, 5 layouts) the
+        same episodes with 2-3x fewer refits, but on Taxi-v4 1e-3 needed 37 episodes on seed 0, and 1e-5
+        with ``batch_size=256`` 28, 37 and 92 on seeds 0-2, against 28-35 refitting at every step.
     :param learning_starts: uniformly random actions for this many steps before planning starts.
     :param bootstrap: ``"bayesian"`` (Exponential(1) weights, the default), ``"poisson"``, ``"bernoulli"`` or
         ``"none"`` (see :mod:`world_models.bootstrap`).
@@ -107,7 +110,7 @@ class TabularMAX(MAX, TabularExplorer):
         gradient_steps: int = 10,
         batch_size: int | None = None,
         train_freq: int = 1,
-        refit_tolerance: float | None = 1e-3,
+        refit_tolerance: float | None = None,
         learning_starts: int = 0,
         bootstrap: str = "bayesian",
         planning_horizon: int | None = None,

@@ -239,8 +239,7 @@ class TabularMAX(MAX, TabularExplorer):
     @torch.no_grad()
     def _predicted(self, state: int, action: int, next_state: int) -> bool:
         """Whether every member gives the observed outcome a probability of at least 1 - refit_tolerance."""
-        if self.refit_tolerance is None:
-            return False
+        assert self.refit_tolerance is not None
         s, a, s2 = (torch.tensor([x], device=self.device) for x in (state, action, next_state))  # (1,) each
         self.ensemble.eval()
         nll = self.ensemble.nll(s, a, s2)  # (E, 1)
@@ -342,7 +341,7 @@ class TabularMAX(MAX, TabularExplorer):
 
     def _observe(self, state: int, action: int, next_state: int, done: bool) -> None:
         new = self._store(state, action, next_state)
-        self._news = self._news or new or not self._predicted(state, action, next_state)
+        self._news = self._news or new or self.refit_tolerance is None or not self._predicted(state, action, next_state)
         if self.num_timesteps % self.train_freq == 0 and self.num_timesteps >= self.learning_starts and self._news:
             self.train()
             self._replan()

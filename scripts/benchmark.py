@@ -150,6 +150,9 @@ class BenchmarkConfig:
             "give it its own --out, its runs are keyed by them)"
         },
     )
+    profile: bool = field(
+        default=True, metadata={"help": "max-cost suite: profile a Taxi-v4 and a chain run (about 30 min) first"}
+    )
     pixel_worlds: list[str] = field(
         default_factory=lambda: ["maze-9"],
         metadata={"help": "mazes of the pixels suite", "choices": list(PIXEL_WORLDS)},
@@ -466,15 +469,16 @@ PROFILED = {  # name: (env id, kwargs, episode budget)
 
 def max_cost(cfg: BenchmarkConfig) -> dict:
     """Where the time of one MAX run goes (Taxi-v4 seed 0 and the chain at L = 100, layout 0, in this process,
-    one after the other), then seconds per run against reachable pairs: MAX and the perfect-memory explorer on
-    chains of 25 to 400 states (``--seeds`` layouts, stored in ``<out>/max-cost-runs.jsonl``) and, where the
-    worlds suite has stored runs under the same ``--out``, on its worlds. A table and a log-log plot."""
+    one after the other; ``--profile false`` skips them), then seconds per run against reachable pairs: MAX
+    and the perfect-memory explorer on chains of 25 to 400 states (``--seeds`` layouts, stored in
+    ``<out>/max-cost-runs.jsonl``) and, where the worlds suite has stored runs under the same ``--out``, on
+    its worlds. A table and a log-log plot."""
     import gymnasium as gym
 
     import envs
 
     profiles = {}
-    for name, (env_id, kwargs, budget) in [] if cfg.quick else PROFILED.items():
+    for name, (env_id, kwargs, budget) in PROFILED.items() if cfg.profile and not cfg.quick else []:
         kwargs = {**kwargs, "layout_seed": 0} if env_id.startswith("maxplore/") else kwargs
         profiles[name] = profile_max_run(env_id, kwargs, seed=0, max_episodes=budget)
         print(f"profiled {name}: {profiles[name]['seconds']:.1f} s")

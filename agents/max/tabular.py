@@ -65,8 +65,8 @@ class TabularMAX(MAX, TabularExplorer):
     :param batch_size: distinct transitions drawn per gradient step besides those new since the last refit,
         which are in every step; the drawn ones are weighted to stand for all the others (a stratified
         estimate of the full-batch loss). ``None`` (the default) uses all of them in every step, which costs
-        O(distinct transitions x states seen) per step. Minibatches are a faster option, measured on Taxi-v4
-        in docs/BENCHMARKS.md ("MAX's cost on counted states").
+        O(distinct transitions x states seen) per step. Minibatches are a faster option that was measured on
+        Taxi-v4 only together with ``refit_tolerance`` (docs/BENCHMARKS.md, "MAX's cost on counted states").
     :param train_freq: refit and re-plan every this many real steps.
     :param refit_tolerance: ``None`` (the default) refits on schedule whatever the data, as MAX was
         published. A value skips a refit (and the re-plan) when every step since the last one repeated a

@@ -53,7 +53,7 @@ from agents.run_grid.continuous_runs import (  # noqa: E402
     explore_continuous_once,
     task_rewards,
 )
-from agents.run_grid.cost_reports import cost_rows, cost_table, plot_cost, profile_table  # noqa: E402
+from agents.run_grid.cost_reports import COST_AGENTS, cost_rows, cost_table, plot_cost, profile_table  # noqa: E402
 from agents.run_grid.max_profile import profile_max_run  # noqa: E402
 from agents.run_grid.pixel_reports import pixel_table, plot_pixel_coverage  # noqa: E402
 from agents.run_grid.pixel_runs import (  # noqa: E402
@@ -485,14 +485,14 @@ def max_cost(cfg: BenchmarkConfig) -> dict:
     if profiles:
         print(f"\nWhere the time of a MAX run goes ({cfg.threads} thread)\n\n{profile_table(profiles)}\n")
     lengths = (25, 50) if cfg.quick else COST_LENGTHS
-    runs = grid(cfg, chain_jobs(cfg, ["max", "perfect"], list(lengths), range(2 if cfg.quick else cfg.seeds)))
+    runs = grid(cfg, chain_jobs(cfg, list(COST_AGENTS), list(lengths), range(2 if cfg.quick else cfg.seeds)))
     runs = [{**r, "world": f"chain L={r['length']}"} for r in runs]
     pairs = {f"chain L={n}": 2 * n for n in lengths}
     worlds_store = Path(cfg.out) / f"worlds-runs{'-quick' if cfg.quick else ''}.jsonl"
     if worlds_store.exists():
         from agents.run_grid import ResultStore
 
-        stored = [r for r in ResultStore(worlds_store).load().values() if r["algo"] in ("max", "perfect")]
+        stored = [r for r in ResultStore(worlds_store).load().values() if r["algo"] in COST_AGENTS]
         specs = {label: (env_id, kwargs) for label, env_id, kwargs, _, _ in WORLDS}
         for label in {r["world"] for r in stored}:
             env_id, kwargs = specs[label]

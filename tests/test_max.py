@@ -317,3 +317,16 @@ def test_plans_solved_as_far_as_asked_equal_the_full_solution():
     full = value_iteration(*model._mdp, 19).numpy()
     assert np.array_equal(model._solve(19), full)
     assert np.array_equal(model._solve(5)[:5], full[:5])
+
+
+def test_resume_with_minibatches_continues_as_the_uninterrupted_run(tmp_path):
+    """Which transitions are new since the last refit (always in the minibatches) is saved too."""
+    model = MAX(chain(10, layout_seed=2), seed=1, batch_size=4)
+    model.learn(2 * 19)  # two whole episodes: a loaded model starts a new one
+    model.save(tmp_path / "m")
+    loaded = MAX.load(tmp_path / "m", env=chain(10, layout_seed=2))
+    model.learn(19, reset_num_timesteps=False)
+    loaded.learn(19, reset_num_timesteps=False)
+    assert np.array_equal(loaded.visits, model.visits)
+    for pa, pb in zip(model.ensemble.parameters(), loaded.ensemble.parameters(), strict=True):
+        assert torch.equal(pa, pb)

@@ -35,10 +35,12 @@ class TransitionMemory:
         """(K, U) each row's summed weights."""
         return self._weights[:, : self.n_unique]
 
-    def add(self, state: int, action: int, next_state: int, weight: np.ndarray | float = 1.0) -> None:
-        """Add ``weight`` ((K,) or a scalar for every column) to the row of (state, action, next_state)."""
+    def add(self, state: int, action: int, next_state: int, weight: np.ndarray | float = 1.0) -> bool:
+        """Add ``weight`` ((K,) or a scalar for every column) to the row of (state, action, next_state);
+        returns whether the row is new."""
         key = (int(state), int(action), int(next_state))
         row = self._rows.get(key)
+        new = row is None
         if row is None:
             row = self.n_unique
             if row == self._triples.shape[0]:  # grow by doubling
@@ -48,6 +50,7 @@ class TransitionMemory:
             self._rows[key] = row
             self.n_unique = row + 1
         self._weights[:, row] += weight
+        return new
 
     def state(self) -> dict[str, torch.Tensor]:
         """Tensors for a checkpoint (``weights_only`` loading)."""

@@ -232,9 +232,7 @@ class TabularMAX(MAX, TabularExplorer):
         draw = bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng)[:, 0]  # (E,)
         if self.states == "observed":
             self.ensemble.mark_seen(torch.tensor([state, next_state], device=self.device))
-        known = self.memory.n_unique
-        self.memory.add(state, action, next_state, draw)
-        return self.memory.n_unique > known
+        return self.memory.add(state, action, next_state, draw)
 
     @torch.no_grad()
     def _predicted(self, state: int, action: int, next_state: int) -> bool:
@@ -257,17 +255,16 @@ class TabularMAX(MAX, TabularExplorer):
             rows, row_of = torch.unique(states * self.n_actions + actions, return_inverse=True)  # (P,), (U,)
             codes = self.optimizer.select(rows)  # (E, P, hidden)
 
-            def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
-                if index is None:
-                    return self.ensemble.nll_of_codes(codes[:, row_of], next_states)  # (E, U)
-                return self.ensemble.nll_of_codes(codes[:, row_of[index]], next_states[index])  # (E, b)
+            def nll_of(i: torch.Tensor | slice) -> torch.Tensor:
+                return self.ensemble.nll_of_codes(codes[:, row_of[i]], next_states[i])  # (E, b)
 
         else:
 
-            def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
-                if index is None:
-                    return self.ensemble.nll(states, actions, next_states)  # (E, U)
-                return self.ensemble.nll(states[index], actions[index], next_states[index])  # (E, b)
+            def nll_of(i: torch.Tensor | slice) -> torch.Tensor:
+                return self.ensemble.nll(states[i], actions[i], next_states[i])  # (E, b)
+
+        def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
+            return nll_of(slice(None) if index is None else index)  # (E, U) or (E, b)
 
         penalty = None
         if self.sparse:  # the SGVLB divided by N: mean NLL + w * KL / N
@@ -368,6 +365,7 @@ class TabularMAX(MAX, TabularExplorer):
             "ensemble": self.ensemble.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "news": self._news,
+            "fitted_rows": self._fitted_rows,
             **self.memory.state(),
         }
 
@@ -376,4 +374,5 @@ class TabularMAX(MAX, TabularExplorer):
         self.optimizer.load_state_dict(state["optimizer"])
         self.memory.load(state)
         self._news = bool(state.get("news", True))  # absent before skipped refits existed: refit at the next step
+        self._fitted_rows = int(state.get("fitted_rows", self.memory.n_unique))  # absent before: every row fitted
         self._replan()

@@ -93,18 +93,28 @@ def make_agent(
     SB3 agents get ``"MlpPolicy"`` on vector or Discrete observations and ``"CnnPolicy"`` with
     :class:`~agents.encoders.SmallCNN` (GroupNorm) on image observations.
     """
+    cls, args, kwargs = agent_spec(algo, env, **overrides)
+    return cls(*args, env, **kwargs, seed=seed, device=device, tensorboard_log=tensorboard_log)
+
+
+def agent_spec(algo: str, env: GymEnv, **overrides: Any) -> tuple[type, tuple[str, ...], dict[str, Any]]:
+    """What :func:`make_agent` builds, without building it: ``(class, policy, hyper-parameters)``.
+
+    The class is the one that fits ``env`` (MAX's planner for its spaces); ``policy`` is ``("MlpPolicy",)``
+    or ``("CnnPolicy",)`` for SB3 agents and ``()`` otherwise; the hyper-parameters are the chain defaults
+    replaced by ``overrides``. ``ValueError`` for an unknown ``algo``, ``TypeError`` for spaces that do not fit.
+    """
     if algo not in AGENTS:
         raise ValueError(f"algo must be one of {sorted(AGENTS)}, got {algo!r}")
     check_spaces(algo, env)
     kwargs = {**CHAIN_HYPER_PARAMETERS[algo], **overrides}
-    common = {"seed": seed, "device": device, "tensorboard_log": tensorboard_log}
     if algo in SB3_AGENTS:
         if is_image_space(env.observation_space):
             # pixels: the small-image CNN with GroupNorm, straight into the Q-head(s)
             kwargs["policy_kwargs"] = {**PIXEL_POLICY_KWARGS, **overrides.get("policy_kwargs", {})}
-            return AGENTS[algo]("CnnPolicy", env, **kwargs, **common)
-        return AGENTS[algo]("MlpPolicy", env, **kwargs, **common)
-    return AGENTS[algo](env, **kwargs, **common)
+            return AGENTS[algo], ("CnnPolicy",), kwargs
+        return AGENTS[algo], ("MlpPolicy",), kwargs
+    return (planner_class(env) if algo == "max" else AGENTS[algo]), (), kwargs
 
 
 def load_agent(algo: str, path: str, env: GymEnv, **kwargs: Any):

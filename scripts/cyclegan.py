@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-from config_cli import parse_config  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from agents.run_grid.reports import save_figure  # noqa: E402
+from benchmarks.commands.config_cli import parse_config
+from benchmarks.reports import save_figure
 
 VARIANTS = ("baseline", "noise", "guess", "both")
 

@@ -16,20 +16,17 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+from mnist_subset import load_digits_split
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-from config_cli import parse_config  # noqa: E402
-from mnist_subset import load_digits_split  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from agents.run_grid.reports import save_figure  # noqa: E402
+from benchmarks.commands.config_cli import parse_config
+from benchmarks.reports import save_figure
 
 NORM_LABELS = {"batch": "BN", "group": "GN", "layer": "LN", "instance": "IN", "none": "no norm"}
 

@@ -20,24 +20,21 @@
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+import torch
+from mnist_subset import load_digits_split
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from config_cli import parse_config  # noqa: E402
-from mnist_subset import load_digits_split  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from agents.run_grid.reports import save_figure  # noqa: E402
-from vision_tools.saliency import METHODS, saliency  # noqa: E402
-from vision_tools.sanity_checks import (  # noqa: E402
+from benchmarks.commands.config_cli import parse_config
+from benchmarks.reports import save_figure
+from vision_tools.saliency import METHODS, saliency
+from vision_tools.sanity_checks import (
     cascading_randomization,
     data_randomization,
     permute_labels,

@@ -16,23 +16,20 @@ between the data and the prior.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+import torch
+from mnist_subset import load_digits_split
+from torch import nn
+from torch.nn import functional as F
+from tqdm import trange
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from config_cli import parse_config  # noqa: E402
-from mnist_subset import load_digits_split  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-from tqdm import trange  # noqa: E402
-
-from agents.run_grid.reports import save_figure  # noqa: E402
-from vision_tools.sparse_vd import SGVLB, Conv2dSVDO, LinearSVDO, sparsity_report  # noqa: E402
+from benchmarks.commands.config_cli import parse_config
+from benchmarks.reports import save_figure
+from vision_tools.sparse_vd import SGVLB, Conv2dSVDO, LinearSVDO, sparsity_report
 
 NETS = ("lenet300", "lenet5")
 THRESHOLDS = [1.0, 2.0, 3.0, 4.0, 5.0]  # log alpha thresholds of the post-hoc pruning curve

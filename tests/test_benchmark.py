@@ -1,18 +1,14 @@
 """The benchmark's bookkeeping: coverage curves, censoring, tables, plots, on tiny runs."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from agents.run_grid import run_jobs
-from agents.run_grid.reports import coverage_after, coverage_curve, markdown_table, summary_rows
-from agents.run_grid.runs import explore_once
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from benchmark import BenchmarkConfig, chain  # noqa: E402
+from benchmarks import run_jobs
+from benchmarks.config import BenchmarkConfig
+from benchmarks.reports import coverage_after, coverage_curve, markdown_table, summary_rows
+from benchmarks.runs import explore_once
+from benchmarks.suites.chain import chain
 
 
 def fake_run(algo, length, seed, curve, full, budget=10):
@@ -32,8 +28,9 @@ def test_curves_are_held_at_their_last_value_and_censored_runs_show_as_over_budg
     no_episode_ended = {**fake_run("dqn", 10, 1, [], None), "final_coverage": 0.4}  # CliffWalking's case
     assert coverage_curve(no_episode_ended).tolist() == [0.4] * 10
     table = markdown_table(rows)
-    assert "| 10 | MAX | 2.5 (2 to 3) | 2/2 |" in table
-    assert "| 10 | DQN (eps-greedy) | >10 (>10 to >10) | 0/1 | 10% | 10% |" in table
+    assert "| 10 | MAX | 2.5 [2.0, 3.0] | \u2014 | 2.5 (2 to 3) | 2/2 |" in table  # the IQM of 2 runs: their mean
+    # every MAX run needed fewer episodes than DQN's censored one: probability 1 in every resample
+    assert "| 10 | DQN (eps-greedy) | 10.0 [10.0, 10.0] | 1.00 [1.00, 1.00] | >10 (>10 to >10) | 0/1 | 10% | 10% |" in table
 
 
 def test_chain_suite_end_to_end(tmp_path):
@@ -65,11 +62,11 @@ def test_run_cache_appends_each_run_and_skips_finished_ones(tmp_path):
 
 
 def test_worlds_suite_end_to_end_and_its_verdict(tmp_path, capsys):
-    from benchmark import worlds
+    from benchmarks.suites.worlds import worlds
 
     cfg = BenchmarkConfig(suite="worlds", out=str(tmp_path), quick=True, workers=1, agents=["max", "perfect"],
                           tensorboard=False)  # fmt: skip
-    runs = worlds(cfg)
+    runs = worlds(cfg, emit=print)
     assert {r["world"] for r in runs} == {"FrozenLake 4x4 slippery", "maze 9x9"} and len(runs) == 8
     out = capsys.readouterr().out
     assert "| FrozenLake 4x4 slippery | 44 | MAX |" in out and "| maze 9x9 | 124 | perfect memory |" in out

@@ -11,12 +11,11 @@ import pytest
 import torch
 
 from agents.max.exploitation import EXPLOIT_CONFIGS, downstream_returns
-from agents.run_grid.continuous_runs import HEAT_BINS, explore_continuous_once, maze_visits
+from benchmarks.continuous_runs import HEAT_BINS, explore_continuous_once, maze_visits
+from benchmarks.suites.continuous import QUICK_EXPLOIT, QUICK_EXPLORER
 
 pytest.importorskip("mujoco", reason="the mujoco extra is not installed")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from benchmark import QUICK_EXPLOIT, QUICK_EXPLORER  # noqa: E402
 
 
 def job(method, env, steps=300, **extra):

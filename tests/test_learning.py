@@ -6,7 +6,7 @@ import pytest
 import envs  # noqa: F401
 from agents.callbacks import CoverageCallback
 from agents.registry import make_agent
-from agents.run_grid.runs import episodes_to_optimal
+from benchmarks.runs import episodes_to_optimal
 from envs import TransitionCoverage
 
 
@@ -66,7 +66,7 @@ BASELINE_COVERAGE_AT_60 = {"bootdqn": 0.27, "bootdqn-prior": 0.33, "bonusdqn": 0
 def test_baselines_headline_coverage_after_60_episodes(algo):
     import numpy as np
 
-    from agents.run_grid import explore_once
+    from benchmarks import explore_once
 
     runs = [explore_once({"algo": algo, "length": 50, "seed": layout, "max_episodes": 60, "device": "cpu",
                           "threads": 1}) for layout in range(5)]  # fmt: skip
@@ -84,7 +84,7 @@ def world_job(env_id: str, env_kwargs: dict, seed: int, budget: int) -> dict:
 def test_max_on_taxi_within_1_5x_of_the_perfect_memory_explorer():
     """README: Taxi-v4, 29 episodes against the perfect-memory explorer's 27 (medians of 3 seeds). Seed 0
     needed 28 (twice, 5,174 steps); 1.5 x 27 is the target. About 30 minutes on one core."""
-    from agents.run_grid.runs import explore_once
+    from benchmarks.runs import explore_once
 
     assert explore_once(world_job("Taxi-v4", {}, 0, 100))["episodes_to_full"] <= 40
 
@@ -93,6 +93,6 @@ def test_max_on_taxi_within_1_5x_of_the_perfect_memory_explorer():
 def test_max_on_slippery_frozen_lake_8x8_before_the_perfect_memory_explorer():
     """README: slippery FrozenLake 8x8, 538 episodes against the perfect-memory explorer's 1,081 (medians of
     3 seeds). Seed 0 needed 357 (perfect memory 866). About 13 minutes on one core."""
-    from agents.run_grid.runs import explore_once
+    from benchmarks.runs import explore_once
 
     assert explore_once(world_job("FrozenLake-v1", {"map_name": "8x8"}, 0, 3000))["episodes_to_full"] <= 866

@@ -1,14 +1,10 @@
 """The cost suite's profiler and reports: MAX's time split into its parts, seconds against reachable pairs."""
 
-import sys
-from pathlib import Path
 
-from agents.run_grid.cost_reports import cost_rows, cost_table, plot_cost, profile_table
-from agents.run_grid.max_profile import PARTS, profile_max_run
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from benchmark import BenchmarkConfig, max_cost  # noqa: E402
+from benchmarks.config import BenchmarkConfig
+from benchmarks.cost_reports import cost_rows, cost_table, plot_cost, profile_table
+from benchmarks.max_profile import PARTS, profile_max_run
+from benchmarks.suites.worlds import max_cost
 
 
 def test_profile_times_every_part_and_counts_one_refit_per_step():

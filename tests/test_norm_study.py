@@ -1,16 +1,11 @@
 """The normalisation study's data split and model, and one tiny training run."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from mnist_subset import load_digits_split  # noqa: E402
-from norm_study import NORM_LABELS, make_cnn, train_once  # noqa: E402
+from mnist_subset import load_digits_split
+from norm_study import NORM_LABELS, make_cnn, train_once
 
 
 def test_split_is_fixed_balanced_and_standardised():

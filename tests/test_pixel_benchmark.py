@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.run_grid.pixel_reports import pixel_table, plot_pixel_coverage
-from agents.run_grid.pixel_runs import PIXEL_METHODS, explore_pixels_once, pixel_job
+from benchmarks.pixel_reports import pixel_table, plot_pixel_coverage
+from benchmarks.pixel_runs import PIXEL_METHODS, explore_pixels_once, pixel_job
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MAX = {"warmup_steps": 50, "encoder_steps": 3, "encoder_every": 10**6, "fresh_model_steps": 3, "model_steps": 2,

@@ -17,7 +17,7 @@ from agents.max.latent_planning import (
 )
 from agents.max.pixels import PixelMAX
 from agents.max.tabular import TabularMAX
-from agents.run_grid.pixel_runs import texture_check
+from benchmarks.pixel_runs import texture_check
 
 # a small, fast configuration: the encoder and the model are fit once, at step 60
 TINY = {"warmup_steps": 60, "encoder_steps": 5, "encoder_every": 10**6, "fresh_model_steps": 5, "model_steps": 2,

@@ -10,8 +10,8 @@ import time
 import psutil
 import pytest
 
-from agents.run_grid import ResultStore, job_key, run_jobs
-from agents.run_grid.runs import explore_once
+from benchmarks import ResultStore, job_key, run_jobs
+from benchmarks.runs import explore_once
 
 RESULTS = ("episodes_to_full", "coverage_per_episode", "steps")
 
@@ -94,11 +94,10 @@ def test_local_pool_restarts_the_runs_of_a_killed_worker_without_losing_or_dupli
     assert len(lines) == 4 and len({json.loads(line)["key"] for line in lines}) == 4
 
 
-ray = pytest.importorskip("ray", reason="the distributed extra (Ray) is not installed")
-
-
 @pytest.fixture(scope="module")
 def local_ray():
+    """Ray on this machine for the Ray tests; only they skip when the distributed extra is missing."""
+    ray = pytest.importorskip("ray", reason="the distributed extra (Ray) is not installed")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -117,7 +116,7 @@ def test_ray_retries_the_run_of_a_killed_worker_without_losing_or_duplicating_on
     cache = tmp_path / "runs.jsonl"
     expected = outcomes(run_jobs(slow_jobs(), 1))
     killed: list[int] = []
-    killer = threading.Thread(target=kill_first_worker_running, args=("ray::explore_once", killed))
+    killer = threading.Thread(target=kill_first_worker_running, args=("ray::run_recorded", killed))
     killer.start()
     records = run_jobs(slow_jobs(), 2, cache, backend="ray", retries=2)
     killer.join()
@@ -129,24 +128,21 @@ def test_ray_retries_the_run_of_a_killed_worker_without_losing_or_duplicating_on
 
 @pytest.mark.slow  # Ray Tune's experiment set-up: ~1 min on 2 idle cores, 4 under load
 def test_tune_suite_on_ray_tune_matches_the_local_grid_and_is_not_rerun(tmp_path, local_ray, capsys):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from benchmark import BenchmarkConfig, tune
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.suites.chain import tune
 
     def config(out, **kwargs):
         return BenchmarkConfig(suite="tune", out=str(out), quick=True, episodes=2, agents=["dqn"], workers=2,
                                tensorboard=False, **kwargs)  # fmt: skip
 
-    local = tune(config(tmp_path / "local"))
-    on_ray = tune(config(tmp_path / "ray", backend="ray"))
+    local = tune(config(tmp_path / "local"), emit=print)
+    on_ray = tune(config(tmp_path / "ray", backend="ray"), emit=print)
     assert len(on_ray) == len(local) == 8  # 4 settings x 2 seeds
     assert sorted(outcomes(on_ray)) == sorted(outcomes(local))
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| DQN")]
     assert len(rows) == 8 and rows[:4] == rows[4:]  # the same printed table
     stored = (tmp_path / "ray" / "tune-runs-quick.jsonl").read_text().splitlines()
     assert len(stored) == 8
-    again = tune(config(tmp_path / "ray", backend="ray", search="asha"))  # everything stored: no trial runs
+    again = tune(config(tmp_path / "ray", backend="ray", search="asha"), emit=print)  # everything stored: no trial runs
     assert sorted(outcomes(again)) == sorted(outcomes(local))
     assert len((tmp_path / "ray" / "tune-runs-quick.jsonl").read_text().splitlines()) == 8

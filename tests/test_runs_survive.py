@@ -17,11 +17,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 import envs  # noqa: F401
 from agents import MAX, BootstrappedDQN
 from agents.callbacks import CoverageCallback, ProgressBar, StopOnInterrupt
+from benchmarks.commands.train import TrainConfig, main
 from envs import TransitionCoverage
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from train import TrainConfig, main  # noqa: E402
 
 
 def chain(length=10, layout_seed=0):

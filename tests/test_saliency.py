@@ -218,16 +218,12 @@ def test_guided_backprop_barely_changes_when_the_top_layer_is_randomised_but_the
 
 def test_sanity_checks_script_end_to_end(tmp_path, capsys):
     """Part (a) on 3 digits with two methods, and part (b) on a freshly built pixel agent."""
-    import sys
-    from pathlib import Path
 
     import gymnasium as gym
+    from sanity_checks import SanityConfig, main
 
     import envs  # noqa: F401
     from agents.registry import make_agent
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from sanity_checks import SanityConfig, main
 
     agent = make_agent("bootdqn", gym.make("maxplore/Maze-v0", obs_mode="rgb"), seed=0, device="cpu", n_heads=2)
     agent.save(tmp_path / "agent")

@@ -1,15 +1,12 @@
 """The scripts' command lines and the main job, end to end on small chains."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from config_cli import parse_config, parse_kwargs  # noqa: E402
-from train import TrainConfig, main  # noqa: E402
+from benchmarks.commands.config_cli import parse_config, parse_kwargs
+from benchmarks.commands.train import TrainConfig, main
 
 
 def test_parse_config_types():

@@ -2,11 +2,11 @@
 run a grid of them (a local process pool, or Ray on this machine or a cluster).
 
 ``scripts/benchmark.py``, the tests and both backends use these; the tables and plots of the results are
-in :mod:`agents.run_grid.reports`.
+in :mod:`benchmarks.reports`.
 """
 
-from agents.run_grid.backends import BACKENDS, run_jobs
-from agents.run_grid.runs import JOB_FIELDS, LABELS, explore_once, job_key
-from agents.run_grid.store import ResultStore
+from benchmarks.backends import BACKENDS, run_jobs
+from benchmarks.runs import JOB_FIELDS, LABELS, explore_once, job_key
+from benchmarks.store import ResultStore
 
 __all__ = ["BACKENDS", "JOB_FIELDS", "LABELS", "ResultStore", "explore_once", "job_key", "run_jobs"]

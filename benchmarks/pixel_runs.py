@@ -62,9 +62,24 @@ def pixel_job(
     """The job of one pixel run (see :func:`explore_pixels_once`); ``episodes`` defaults to the world's
     budget in :data:`PIXEL_EPISODES`."""
     check_pixel_job(method, world)
-    return {"method": method, "world": world, "seed": seed,
-            "episodes": episodes or PIXEL_EPISODES[PIXEL_WORLDS[world]["size"]], "horizon": HORIZON,
-            "threads": threads, "device": device, "tensorboard": tensorboard, "overrides": overrides or {}}  # fmt: skip
+    job = {"method": method, "world": world, "seed": seed,
+           "episodes": episodes or PIXEL_EPISODES[PIXEL_WORLDS[world]["size"]], "horizon": HORIZON,
+           "threads": threads, "device": device, "tensorboard": tensorboard, "overrides": overrides or {}}  # fmt: skip
+    return {**job, "hyperparameters": pixel_hyperparameters(job)}
+
+
+def pixel_agent_kwargs(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The agent of a pixel job (a name of :data:`agents.registry.AGENTS`) and its hyper-parameters."""
+    algo, _, defaults = PIXEL_METHODS[job["method"]]
+    return algo, {**defaults, **job.get("overrides", {})}
+
+
+def pixel_hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
+    """The resolved hyper-parameters of a pixel job's agent, which key the run."""
+    from benchmarks.runs import agent_hyperparameters
+
+    algo, kwargs = pixel_agent_kwargs(job)
+    return agent_hyperparameters(algo, "maxplore/Maze-v0", pixel_env_kwargs(job), kwargs)
 
 
 def pixel_env_kwargs(job: dict[str, Any]) -> dict[str, Any]:
@@ -91,13 +106,12 @@ def explore_pixels_once(job: dict[str, Any]) -> dict[str, Any]:
 
     check_pixel_job(job["method"], job["world"])
     torch.set_num_threads(job["threads"])
-    algo, _, defaults = PIXEL_METHODS[job["method"]]
+    algo, kwargs = pixel_agent_kwargs(job)
     env = gym.make("maxplore/Maze-v0", **pixel_env_kwargs(job))
     start = time.perf_counter()
     model = make_agent(
-        algo, env, seed=job["seed"], device=job["device"], tensorboard_log=job.get("tensorboard"),
-        **{**defaults, **job.get("overrides", {})},
-    )  # fmt: skip
+        algo, env, seed=job["seed"], device=job["device"], tensorboard_log=job.get("tensorboard"), **kwargs
+    )
     callback = CoverageCallback(max_episodes=job["episodes"], stop_at_full=False)
     model.learn(job["episodes"] * job["horizon"], callback=callback,
                 tb_log_name=f"{job['method']}_{job['world']}_s{job['seed']}")  # fmt: skip

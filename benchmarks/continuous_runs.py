@@ -10,6 +10,7 @@ for the whole budget (MAX's warm-up never ending).
 
 from __future__ import annotations
 
+import inspect
 import time
 from functools import partial
 from typing import Any
@@ -60,6 +61,46 @@ def maze_visits(xy: np.ndarray, every: int) -> dict[str, list]:
     }
 
 
+def explorer_kwargs(job: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`~agents.max.continuous.ContinuousMAX` keyword arguments of a continuous job: its
+    configuration, its method's flags, its overrides (and, for ``random``, a warm-up past the budget)."""
+    from agents.max.continuous import CONFIGS
+
+    if job["method"] not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {job['method']!r}")
+    if job["config"] not in CONFIGS:
+        raise ValueError(f"config must be one of {sorted(CONFIGS)}, got {job['config']!r}")
+    kwargs = {**CONFIGS[job["config"]], **METHODS[job["method"]], **job.get("overrides", {})}
+    if job["method"] == "random":
+        kwargs["warmup_steps"] = job["steps"] + 1
+    return kwargs
+
+
+def with_continuous_hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
+    """``job`` (of :func:`explore_continuous_once`) with the explorer's resolved hyper-parameters and the
+    downstream judge's (``None`` without task rewards), which key the run."""
+    from agents.max.continuous import ContinuousMAX
+    from agents.max.exploitation import EXPLOIT_CONFIGS, downstream_returns
+    from benchmarks.provenance import NOT_HYPERPARAMETERS, constructor_arguments, jsonable
+
+    judge = None
+    if job.get("exploit_config"):
+        exploit = {**EXPLOIT_CONFIGS[job["exploit_config"]], **job.get("exploit_overrides", {})}
+        signature = inspect.signature(downstream_returns).parameters.values()
+        judge = jsonable(
+            {
+                **{
+                    p.name: p.default
+                    for p in signature
+                    if p.kind is p.KEYWORD_ONLY and p.name not in NOT_HYPERPARAMETERS
+                },
+                **exploit,
+            }
+        )
+    explorer = constructor_arguments(ContinuousMAX, explorer_kwargs(job))
+    return {**job, "hyperparameters": {"explorer": explorer, "judge": judge}}
+
+
 def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
     """Run ``job["method"]`` in ``job["env"]`` for ``job["steps"]`` real steps; return the record.
 
@@ -74,17 +115,13 @@ def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
 
     import envs  # noqa: F401
     from agents.callbacks import CoverageCallback
-    from agents.max.continuous import CONFIGS, ContinuousMAX
+    from agents.max.continuous import ContinuousMAX
     from agents.max.exploitation import EXPLOIT_CONFIGS, downstream_returns
     from envs.ant_maze import X_INDEX, Y_INDEX
 
-    if job["method"] not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {job['method']!r}")
+    kwargs = explorer_kwargs(job)
     torch.set_num_threads(job["threads"])
     env = gym.make(job["env"])
-    kwargs = {**CONFIGS[job["config"]], **METHODS[job["method"]], **job.get("overrides", {})}
-    if job["method"] == "random":
-        kwargs["warmup_steps"] = job["steps"] + 1
     start = time.perf_counter()
     model = ContinuousMAX(env, seed=job["seed"], device=job["device"], tensorboard_log=job.get("tensorboard"), **kwargs)
     name = f"{job['method']}_{job['env'].split('/')[-1]}_{job['config']}_s{job['seed']}"

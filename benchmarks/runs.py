@@ -18,11 +18,38 @@ LABELS = {
 }
 
 
-# the keys of a job (see explore_once); a record is a job plus its results
+# the keys of a job (see explore_once); a record is a job plus its results and its provenance
 JOB_FIELDS = (
     "algo", "length", "seed", "max_episodes", "device", "threads", "overrides", "tensorboard", "env", "env_kwargs",
-    "world",
+    "world", "hyperparameters",
 )  # fmt: skip
+
+
+def agent_hyperparameters(algo: str, env_id: str, env_kwargs: dict[str, Any], overrides: dict[str, Any]) -> dict:
+    """The resolved hyper-parameters of ``algo`` built by :func:`agents.registry.make_agent` on
+    ``gym.make(env_id, **env_kwargs)`` with ``overrides`` (:func:`~benchmarks.provenance.constructor_arguments`)."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from agents.registry import agent_spec
+    from benchmarks.provenance import constructor_arguments
+
+    cls, _, kwargs = agent_spec(algo, gym.make(env_id, **env_kwargs), **overrides)
+    return {"agent": f"{cls.__module__}.{cls.__qualname__}", **constructor_arguments(cls, kwargs)}
+
+
+def chain_env(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The world of an explore job: its Gymnasium id and keyword arguments (default: the chain of
+    ``length`` states with layout ``seed``)."""
+    return job.get("env", "maxplore/Chain-v0"), job.get(
+        "env_kwargs", {"length": job["length"], "layout_seed": job["seed"]}
+    )
+
+
+def with_hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
+    """``job`` (of :func:`explore_once`) with its agent's resolved hyper-parameters, which key the run."""
+    env_id, env_kwargs = chain_env(job)
+    return {**job, "hyperparameters": agent_hyperparameters(job["algo"], env_id, env_kwargs, job.get("overrides", {}))}
 
 
 def explore_once(job: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +69,7 @@ def explore_once(job: dict[str, Any]) -> dict[str, Any]:
     from envs import TransitionCoverage
 
     torch.set_num_threads(job["threads"])
-    env_kwargs = job.get("env_kwargs", {"length": job["length"], "layout_seed": job["seed"]})
-    env_id = job.get("env", "maxplore/Chain-v0")
+    env_id, env_kwargs = chain_env(job)
     env = TransitionCoverage(gym.make(env_id, **env_kwargs))
     start = time.perf_counter()
     model = make_agent(
@@ -101,6 +127,12 @@ def episodes_to_optimal(algo: str, env_kwargs: dict[str, Any], seed: int, budget
         if ret >= optimal - 1e-6:
             return 10 * (chunk + 1), ret
     return None, ret
+
+
+def with_exploit_hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
+    """``job`` (of :func:`exploit_once`) with its agent's resolved hyper-parameters, which key the run."""
+    hyperparameters = agent_hyperparameters(job["algo"], "maxplore/Chain-v0", job["env_kwargs"], {})
+    return {**job, "hyperparameters": hyperparameters}
 
 
 def exploit_once(job: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Run a grid of jobs on a backend: ``"local"`` (a process pool on this machine, nothing to install) or
 ``"ray"`` (one Ray task per run, on this machine or a cluster; the ``distributed`` extra).
 
-Both backends store each record as its run finishes (a :class:`~agents.run_grid.store.ResultStore`),
+Both backends store each record as its run finishes (a :class:`~benchmarks.store.ResultStore`),
 skip runs already stored, retry a run whose worker process died (a bounded number of times) and, on
 Ctrl-C, stop with every finished record on disk. A run is a call ``run(job) -> record`` of a function
-importable by the workers (default :func:`~agents.run_grid.runs.explore_once`).
+importable by the workers (default :func:`~benchmarks.runs.explore_once`); the worker adds the record's
+``provenance`` (:func:`~benchmarks.provenance.provenance`: code, libraries, device, threads).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from agents.run_grid.runs import explore_once, job_key
-from agents.run_grid.store import ResultStore
+from benchmarks.provenance import provenance
+from benchmarks.runs import explore_once, job_key
+from benchmarks.store import ResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def run_jobs(
 ) -> list[dict[str, Any]]:
     """Run every job not already in ``cache``; return the records in job order.
 
-    :param jobs: the runs (dicts of plain values, see :func:`~agents.run_grid.runs.explore_once`).
+    :param jobs: the runs (dicts of plain values, see :func:`~benchmarks.runs.explore_once`).
     :param workers: runs at once on this machine (local: processes, 1 runs in this process; ray: the CPUs
         of a Ray started here). A Ray cluster (``address``) runs as many as its CPUs allow.
     :param cache: a JSON-lines file: each record is appended as its run finishes and runs already in it
@@ -86,11 +88,17 @@ def run_jobs(
             _run_on_ray(jobs, indices, run, finish, bar, workers=workers, address=address, retries=retries)
         elif workers == 1:
             for i in indices:
-                finish(i, run(jobs[i]))
+                finish(i, run_recorded(run, jobs[i]))
                 bar.update()
         else:
             _run_in_pool(jobs, indices, run, finish, bar, workers=workers, retries=retries)
     return results  # type: ignore[return-value]
+
+
+def run_recorded(run: Run, job: dict[str, Any]) -> dict[str, Any]:
+    """``run(job)`` with the record's provenance, read in the process that ran it."""
+    record = run(job)
+    return {**record, "provenance": provenance(job)}
 
 
 def _run_in_pool(jobs, indices, run, finish, bar, *, workers: int, retries: int) -> None:
@@ -99,7 +107,7 @@ def _run_in_pool(jobs, indices, run, finish, bar, *, workers: int, retries: int)
     left = list(indices)
     for attempt in range(retries + 1):
         pool = ProcessPoolExecutor(max_workers=workers)
-        futures: dict[Future, int] = {pool.submit(run, jobs[i]): i for i in left}
+        futures: dict[Future, int] = {pool.submit(run_recorded, run, jobs[i]): i for i in left}
         try:
             for future in as_completed(futures):
                 i = futures[future]
@@ -131,13 +139,13 @@ def _run_on_ray(jobs, indices, run, finish, bar, *, workers: int, address: str |
             "backend='ray' needs Ray: pip install 'maxplore[distributed]' (or pip install 'ray[tune]')"
         ) from error
     started_here = start_ray(address, workers)
-    remote = ray.remote(run)
+    remote = ray.remote(run_recorded)
     pending = {}
     for i in indices:
         job = _portable(jobs[i])
         gpus = 1 if str(job.get("device", "")).startswith("cuda") else 0
         options = {"num_cpus": job.get("threads", 1), "num_gpus": gpus, "max_retries": retries}
-        pending[remote.options(**options).remote(job)] = i
+        pending[remote.options(**options).remote(run, job)] = i
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)

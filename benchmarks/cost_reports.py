@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.run_grid.max_profile import PARTS
-from agents.run_grid.reports import format_episodes, pyplot, save_figure
+from benchmarks.max_profile import PARTS
+from benchmarks.reports import format_episodes, pyplot, save_figure
 
 COST_AGENTS = ("max", "perfect")
 COST_LABELS = {"max": "MAX", "perfect": "perfect memory"}
@@ -98,7 +98,7 @@ def plot_cost(rows: list[dict[str, Any]], path: str | Path) -> None:
 
 def profile_table(profiles: dict[str, dict[str, Any]]) -> str:
     """Markdown: seconds and share of each part of each profiled run (see
-    :func:`agents.run_grid.max_profile.profile_max_run`), and the rest (agent set-up, acting, callbacks)."""
+    :func:`benchmarks.max_profile.profile_max_run`), and the rest (agent set-up, acting, callbacks)."""
     names = list(profiles)
     lines = ["| part | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
     for part in (*PARTS, "rest"):

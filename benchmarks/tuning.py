@@ -1,7 +1,7 @@
 """Hyper-parameter search as a Ray Tune experiment: one trial per (agent, setting), running its seeds
 one after another and reporting the median coverage so far after each, so a scheduler can stop a poor
 setting early. Every run is still a record keyed by its job and stored in the grid's
-:class:`~agents.run_grid.store.ResultStore`: settings already stored are not run again.
+:class:`~benchmarks.store.ResultStore`: settings already stored are not run again.
 
 Searches (``search``):
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.run_grid.backends import start_ray
-from agents.run_grid.runs import explore_once, job_key
-from agents.run_grid.store import ResultStore
+from benchmarks.backends import run_recorded, start_ray
+from benchmarks.runs import explore_once, job_key
+from benchmarks.store import ResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _trial(config: dict[str, Any]) -> None:
 
     records, finished = [], []
     for job in config["jobs"]:
-        records.append(explore_once(job))
+        records.append(run_recorded(explore_once, job))
         finished.append({"key": job_key(job), "record": records[-1]})
         tune.report({"coverage": final_coverage(records), "runs": json.dumps(finished)})
 

@@ -1,6 +1,7 @@
 """Turn a dataclass into a command line: every field becomes ``--field-name`` with its type and default.
 
-The field's ``metadata["help"]`` is its help text. Shared by every script in this folder.
+The field's ``metadata["help"]`` is its help text. Shared by every command of the suite
+(``benchmarks.commands``) and every script in ``scripts/``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tables and plots of the continuous benchmark's records (:mod:`agents.run_grid.continuous_runs`):
+"""Tables and plots of the continuous benchmark's records (:mod:`benchmarks.continuous_runs`):
 Ant maze coverage over the steps, where each method went, and downstream returns per method."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.run_grid.continuous_runs import HEAT_RANGE, METHOD_LABELS
-from agents.run_grid.reports import pyplot, save_figure
+from benchmarks.continuous_runs import HEAT_RANGE, METHOD_LABELS
+from benchmarks.reports import pyplot, save_figure
 
 
 def _by_method(runs: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""Table and plot of the pixel benchmark's records (:mod:`agents.run_grid.pixel_runs`): free cells of
+"""Table and plot of the pixel benchmark's records (:mod:`benchmarks.pixel_runs`): free cells of
 ``maxplore/Maze-v0`` visited per method, at the budget and over the episodes."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.run_grid.pixel_runs import PIXEL_LABELS
-from agents.run_grid.reports import pyplot, save_figure
+from benchmarks.pixel_runs import PIXEL_LABELS
+from benchmarks.reports import pyplot, save_figure
 
 
 def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:

@@ -1,0 +1,106 @@
+"""The benchmark's settings: one dataclass whose fields are the options of ``maxplore-benchmark``
+(``scripts/benchmark.py``), and the suites' names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from agents.max.continuous import CONFIGS
+from benchmarks.backends import BACKENDS
+from benchmarks.continuous_runs import ANT_MAZE, HALF_CHEETAH, METHODS
+from benchmarks.pixel_runs import PIXEL_METHODS, PIXEL_WORLDS
+from benchmarks.runs import LABELS
+from benchmarks.tuning import SEARCHES
+
+SUITES = (
+    "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
+    "continuous", "pixels", "max-cost",
+)  # fmt: skip
+CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
+GPU_SUITES = ("pixels", "continuous")  # suites whose models are big enough to gain from a GPU
+
+
+@dataclass
+class BenchmarkConfig:
+    suite: str = field(
+        default="env-speed", metadata={"help": "which suite to run", "choices": SUITES, "positional": True}
+    )
+    out: str = field(default="runs/benchmarks", metadata={"help": "folder for the JSON results"})
+    quick: bool = field(default=False, metadata={"help": "fewer seeds/steps: a smoke run, not a result"})
+    seeds: int = field(default=5, metadata={"help": "seeds (layout seeds) per setting"})
+    lengths: list[int] = field(default_factory=lambda: [10, 20, 50, 100], metadata={"help": "chain lengths"})
+    device: str = field(
+        default="auto",
+        metadata={"help": "torch device; auto: CUDA for the pixels and continuous suites when present, else CPU"},
+    )
+    bootstrap: str = field(default="bayesian", metadata={"help": "MAX's bootstrap scheme (max-chain suite)"})
+    agents: list[str] = field(
+        default_factory=lambda: list(LABELS), metadata={"help": "agents of the chain suite", "choices": list(LABELS)}
+    )
+    episodes: int = field(default=60, metadata={"help": "episode budget per run (chain, tune suites)"})
+    tensorboard: bool = field(default=True, metadata={"help": "write TensorBoard runs under <out>/tb"})
+    workers: int = field(
+        default=os.cpu_count() or 1, metadata={"help": "parallel runs on this machine (processes, or Ray's CPUs)"}
+    )
+    backend: str = field(
+        default="local",
+        metadata={"help": "where the runs of a grid run: a local process pool, or Ray", "choices": list(BACKENDS)},
+    )
+    address: str | None = field(
+        default=None,
+        metadata={"help": "Ray only: default starts Ray here; 'auto' or ray://HOST:PORT joins a cluster"},
+    )
+    retries: int = field(default=2, metadata={"help": "times a run whose worker process died is started again"})
+    search: str = field(
+        default="grid",
+        metadata={
+            "help": "tune suite on Ray Tune: every setting, ASHA early stopping, or Optuna",
+            "choices": list(SEARCHES),
+        },
+    )
+    samples: int | None = field(default=None, metadata={"help": "settings Optuna tries (default: half the grid)"})
+    fresh: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "set stored runs of the suite aside (moved to a dated file, not deleted) so they run again: "
+            "'all', or field=value[,value] selections that must all hold, e.g. algo=max seed=0,1"
+        },
+    )
+    mix_versions: bool = field(
+        default=False,
+        metadata={"help": "let a table mix runs made by different code (refused by default: rerun with --fresh)"},
+    )
+    threads: int = field(
+        default=1, metadata={"help": "torch intra-op threads per run and in this process (1: fastest for small models)"}
+    )
+    steps: int = field(default=10_000, metadata={"help": "real steps per run (continuous suite)"})
+    methods: list[str] = field(
+        default_factory=lambda: list(METHODS),
+        metadata={"help": "explorers of the continuous suite", "choices": list(METHODS)},
+    )
+    config: str = field(
+        default="reduced", metadata={"help": "MAX configuration of the continuous suite", "choices": list(CONFIGS)}
+    )
+    continuous_worlds: list[str] = field(
+        default_factory=lambda: list(CONTINUOUS_WORLDS),
+        metadata={"help": "worlds of the continuous suite", "choices": list(CONTINUOUS_WORLDS)},
+    )
+    pixel_methods: list[str] = field(
+        default_factory=lambda: list(PIXEL_METHODS),
+        metadata={"help": "explorers of the pixels suite", "choices": list(PIXEL_METHODS)},
+    )
+    max_kwargs: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "MAX-from-pixels hyper-parameters of the pixels suite as key=value (an ablation: "
+            "give it its own --out, its runs are keyed by them)"
+        },
+    )
+    profile: bool = field(
+        default=True, metadata={"help": "max-cost suite: profile a Taxi-v4 and a chain run (about 30 min) first"}
+    )
+    pixel_worlds: list[str] = field(
+        default_factory=lambda: ["maze-9"],
+        metadata={"help": "mazes of the pixels suite", "choices": list(PIXEL_WORLDS)},
+    )

@@ -1,0 +1,32 @@
+"""The benchmark's suites, one per claim, by name: each is ``suite(cfg, emit) -> results`` (JSON values),
+writes its markdown tables through ``emit`` and its plots under ``cfg.out``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.suites.chain import ablation, chain, max_chain, sanity, tune
+from benchmarks.suites.continuous import continuous
+from benchmarks.suites.pixels import pixels
+from benchmarks.suites.speed import ensemble_speed, env_speed, sac_speed
+from benchmarks.suites.worlds import max_cost, observed, worlds
+
+SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "env-speed": env_speed,
+    "max-chain": max_chain,
+    "ablation": ablation,
+    "observed": observed,
+    "worlds": worlds,
+    "speed": ensemble_speed,
+    "sac-speed": sac_speed,
+    "chain": chain,
+    "tune": tune,
+    "sanity": sanity,
+    "continuous": continuous,
+    "pixels": pixels,
+    "max-cost": max_cost,
+}
+TIMING_SUITES = ("env-speed", "speed", "sac-speed")  # they time this machine in this process
+
+__all__ = ["SUITE_FUNCTIONS", "TIMING_SUITES"]

@@ -1,0 +1,63 @@
+"""The continuous suite: MAX and the paper's baselines (JDRX, PERX, TVAX, random) in the Ant maze and
+HalfCheetah for a step budget (Shyam, Jaskowski & Gomez, ICML 2019, section 5)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from benchmarks.config import CONTINUOUS_WORLDS, BenchmarkConfig
+from benchmarks.continuous_reports import (
+    downstream_table,
+    maze_table,
+    plot_downstream,
+    plot_maze_coverage,
+    plot_maze_heat,
+)
+from benchmarks.continuous_runs import explore_continuous_once, task_rewards, with_continuous_hyperparameters
+from benchmarks.suites.common import Emit, grid
+
+logger = logging.getLogger(__name__)
+
+
+# --quick: a smoke run of the whole continuous pipeline with tiny models, not a result
+QUICK_EXPLORER = {"ensemble_size": 3, "hidden_size": 32, "model_steps": 20, "warmup_steps": 100, "policy_every": 100,
+                  "n_actors": 16, "horizon": 5, "imagined_episodes": 2, "warmup_episodes": 1, "reactive_updates": 5,
+                  "sac_hidden_size": 32, "sac_batch_size": 32}  # fmt: skip
+QUICK_EXPLOIT = {"ensemble_size": 2, "hidden_size": 32, "model_steps": 20, "reactive_updates": 5, "horizon": 5,
+                 "episodes": 2, "warmup_episodes": 1, "n_actors": 8, "sac_hidden_size": 32,
+                 "sac_batch_size": 32}  # fmt: skip
+
+
+def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
+    """MAX and the paper's baselines (JDRX, PERX, TVAX, random) in continuous worlds for a step budget: Ant
+    maze coverage over the steps and where each went; HalfCheetah data judged downstream on running and
+    flipping. Each run's record is stored as it finishes (``<out>/continuous-runs.jsonl``)."""
+    seeds = range(1 if cfg.quick else cfg.seeds)
+    steps = 400 if cfg.quick else cfg.steps
+    jobs = [
+        with_continuous_hyperparameters({
+         "method": method, "env": CONTINUOUS_WORLDS[world], "seed": seed, "steps": steps, "config": cfg.config,
+         "exploit_config": cfg.config if task_rewards(CONTINUOUS_WORLDS[world]) else None,
+         "every": max(1, steps // 100), "threads": cfg.threads, "device": cfg.device,
+         "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
+         "overrides": QUICK_EXPLORER if cfg.quick else {}, "exploit_overrides": QUICK_EXPLOIT if cfg.quick else {}})
+        for world in cfg.continuous_worlds for seed in seeds for method in cfg.methods
+    ]  # fmt: skip
+    # the imagining explorers are the longest runs: first, so that parallel workers finish together
+    jobs.sort(key=lambda job: job["method"] not in ("max", "tvax"))
+    runs = grid(cfg, jobs, run=explore_continuous_once, emit=emit)
+    out, suffix = Path(cfg.out), "-quick" if cfg.quick else ""
+    emit(f"\n{len(seeds)} seeds, {steps} real steps per run, config {cfg.config!r}, {cfg.threads} thread(s) per run\n")
+    maze_runs = [r for r in runs if "maze" in r]
+    if maze_runs:
+        emit("Ant maze (maxplore/AntMaze-v0)\n\n" + maze_table(maze_runs))
+        plot_maze_coverage(maze_runs, out / f"continuous-maze-coverage{suffix}.png")
+        plot_maze_heat(maze_runs, out / f"continuous-maze-heat{suffix}.png")
+        emit(f"\nplots: {out / f'continuous-maze-coverage{suffix}.png'}, {out / f'continuous-maze-heat{suffix}.png'}")
+    task_runs = [r for r in runs if "downstream" in r]
+    if task_runs:
+        emit("\nHalfCheetah (maxplore/HalfCheetah-v0), downstream\n\n" + downstream_table(task_runs))
+        plot_downstream(task_runs, out / f"continuous-downstream{suffix}.png")
+        emit(f"\nplot: {out / f'continuous-downstream{suffix}.png'}")
+    return runs

@@ -18,6 +18,8 @@ SUITES = (
     "continuous", "pixels", "max-cost",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
+# scored runs use seeds from here on; tuning (tune, ablation, pixel trials) used seeds 0-4: never scored
+SCORED_SEEDS_START = 100
 GPU_SUITES = ("pixels", "continuous")  # suites whose models are big enough to gain from a GPU
 
 
@@ -29,6 +31,13 @@ class BenchmarkConfig:
     out: str = field(default="runs/benchmarks", metadata={"help": "folder for the JSON results"})
     quick: bool = field(default=False, metadata={"help": "fewer seeds/steps: a smoke run, not a result"})
     seeds: int = field(default=5, metadata={"help": "seeds (layout seeds) per setting"})
+    first_seed: int = field(
+        default=SCORED_SEEDS_START,
+        metadata={
+            "help": "first scored seed (layout and agent) of the chain, max-chain, worlds, pixels and continuous "
+            "suites; the tuning grids and ablations use seeds below it"
+        },
+    )
     lengths: list[int] = field(default_factory=lambda: [10, 20, 50, 100], metadata={"help": "chain lengths"})
     device: str = field(
         default="auto",

@@ -1,5 +1,6 @@
 """Table and plot of the pixel benchmark's records (:mod:`benchmarks.pixel_runs`): free cells of
-``maxplore/Maze-v0`` visited per method, at the budget and over the episodes."""
+``maxplore/Maze-v0`` visited per method, at the budget and over the episodes, with the interquartile
+mean over seeds, its 95% bootstrap interval and MAX's probability of visiting more (rliable)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.pixel_runs import PIXEL_LABELS
-from benchmarks.reports import pyplot, save_figure
+from benchmarks.reports import format_poi, pyplot, save_figure
+from benchmarks.statistics import format_interval, iqm_curves, seed_statistics
 
 
 def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -21,17 +23,27 @@ def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, 
 
 
 def pixel_table(runs: list[dict[str, Any]]) -> str:
-    """Markdown: per world and method, free cells visited at the budget (median, then each seed), the
-    episodes to visit every free cell (each seed; ">budget" when it did not) and the median wall time."""
-    lines = ["| world | method | seeds | free cells visited at the budget: median (per seed) | "
-             "episodes to visit every free cell (per seed) | wall s (median) |",
-             "| --- | --- | ---: | :---: | :---: | ---: |"]  # fmt: skip
-    for (world, method), group in _groups(runs).items():
+    """Markdown: per world and method, free cells visited at the budget (IQM over seeds with its 95%
+    interval, MAX from pixels' probability of visiting more, median and each seed), the episodes to visit
+    every free cell (each seed; ">budget" when it did not) and the median wall time."""
+    lines = ["| world | method | seeds | free cells visited at the budget: IQM [95% CI] | P(MAX from pixels "
+             "visits more) [95% CI] | median (per seed) | episodes to visit every free cell (per seed) "
+             "| wall s (median) |",
+             "| --- | --- | ---: | :---: | :---: | :---: | :---: | ---: |"]  # fmt: skip
+    groups = _groups(runs)
+    stats = {
+        world: seed_statistics({m: [r["cells_per_episode"][-1] for r in g] for (w, m), g in groups.items()
+                                if w == world})
+        for world in {w for w, _ in groups}
+    }  # fmt: skip
+    for (world, method), group in groups.items():
         budget, n_free = group[0]["episodes"], group[0]["n_free"]
         cells = [r["cells_per_episode"][-1] for r in group]
         every = ", ".join(str(r["episodes_to_all_cells"] or f">{budget}") for r in group)
+        row = stats[world][method]
         lines.append(
             f"| {world} ({n_free} free, {budget} episodes) | {PIXEL_LABELS[method]} | {len(group)} | "
+            f"{format_interval(*row['iqm'], digits=1)} | {format_poi(row['poi'])} | "
             f"{np.median(cells):g} ({', '.join(map(str, cells))}) | {every} | "
             f"{np.median([r['seconds'] for r in group]):.0f} |"
         )
@@ -39,8 +51,8 @@ def pixel_table(runs: list[dict[str, Any]]) -> str:
 
 
 def plot_pixel_coverage(runs: list[dict[str, Any]], path: Path) -> None:
-    """Free cells visited against episodes, one panel per world: each method's median over seeds and its
-    range (a band when there are several seeds)."""
+    """Free cells visited against episodes, one panel per world: each method's IQM over seeds with its 95%
+    bootstrap band."""
     plt = pyplot()
     worlds = list(dict.fromkeys(r["world"] for r in runs))
     fig, axes = plt.subplots(1, len(worlds), figsize=(4.6 * len(worlds), 3.6), squeeze=False)
@@ -50,9 +62,9 @@ def plot_pixel_coverage(runs: list[dict[str, Any]], path: Path) -> None:
                 continue
             curves = np.array([r["cells_per_episode"] for r in group], dtype=float)  # (seeds, episodes)
             episodes = np.arange(1, curves.shape[1] + 1)
-            (line,) = ax.plot(episodes, np.median(curves, 0), label=f"{PIXEL_LABELS[method]} ({len(group)})")
-            if len(group) > 1:
-                ax.fill_between(episodes, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.15)
+            iqm, low, high = iqm_curves({method: curves})[method]  # each (episodes,)
+            (line,) = ax.plot(episodes, iqm, label=f"{PIXEL_LABELS[method]} ({len(group)})")
+            ax.fill_between(episodes, low, high, color=line.get_color(), alpha=0.15)
         ax.axhline(next(r["n_free"] for r in runs if r["world"] == world), color="grey", lw=0.8, ls=":")
         ax.set_title(f"maxplore/Maze-v0 {world}", fontsize=9)
         ax.set_xlabel("episodes (100 steps)")

@@ -33,11 +33,18 @@ def _rliable() -> tuple[Any, Any]:
 
 
 @contextmanager
-def _quiet_arch() -> Iterator[None]:
-    """arch (rliable's bootstrap) warns that the RandomState rliable passes it is deprecated: not ours to fix."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
-        yield
+def _seeded_bootstrap(seed: int) -> Iterator[None]:
+    """rliable's stratified bootstrap also draws from numpy's global generator: seed it for the call and
+    restore it after. arch (its bootstrap) warns that the RandomState rliable passes is deprecated: not
+    ours to fix, silenced."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 def _as_runs_by_tasks(scores: np.ndarray, name: str) -> np.ndarray:
@@ -80,7 +87,7 @@ def iqm_intervals(
     """
     library, metrics = _rliable()
     data = {name: _as_runs_by_tasks(s, name) for name, s in scores.items()}
-    with _quiet_arch():
+    with _seeded_bootstrap(seed):
         points, intervals = library.get_interval_estimates(
             data, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps, random_state=np.random.RandomState(seed)
         )
@@ -102,7 +109,7 @@ def improvement_probabilities(
     pairs = {name: [ours, _as_runs_by_tasks(s, name)] for name, s in scores.items() if name != reference}
     if not pairs:
         return {}
-    with _quiet_arch():
+    with _seeded_bootstrap(seed):
         points, intervals = library.get_interval_estimates(
             pairs, metrics.probability_of_improvement, reps=reps, random_state=np.random.RandomState(seed)
         )
@@ -118,7 +125,7 @@ def iqm_curves(
     from scipy.stats import trim_mean
 
     data = {name: _as_runs_by_tasks(c, name) for name, c in curves.items()}
-    with _quiet_arch():
+    with _seeded_bootstrap(seed):
         points, intervals = library.get_interval_estimates(
             data, lambda x: trim_mean(x, 0.25, axis=0), reps=reps, random_state=np.random.RandomState(seed)
         )
@@ -133,8 +140,7 @@ def performance_profiles(
     normalised so that the tasks share one scale."""
     library, _ = _rliable()
     data = {name: _as_runs_by_tasks(s, name) for name, s in scores.items()}
-    np.random.seed(seed)  # rliable's profiles draw from numpy's global generator
-    with _quiet_arch():
+    with _seeded_bootstrap(seed):
         profiles, bands = library.create_performance_profile(data, np.asarray(taus, dtype=float), reps=reps)
     return {name: (profiles[name], bands[name][0], bands[name][1]) for name in data}
 

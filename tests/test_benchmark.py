@@ -30,7 +30,10 @@ def test_curves_are_held_at_their_last_value_and_censored_runs_show_as_over_budg
     table = markdown_table(rows)
     assert "| 10 | MAX | 2.5 [2.0, 3.0] | \u2014 | 2.5 (2 to 3) | 2/2 |" in table  # the IQM of 2 runs: their mean
     # every MAX run needed fewer episodes than DQN's censored one: probability 1 in every resample
-    assert "| 10 | DQN (eps-greedy) | 10.0 [10.0, 10.0] | 1.00 [1.00, 1.00] | >10 (>10 to >10) | 0/1 | 10% | 10% |" in table
+    assert (
+        "| 10 | DQN (eps-greedy) | 10.0 [10.0, 10.0] | 1.00 [1.00, 1.00] | >10 (>10 to >10) | 0/1 | 10% | 10% |"
+        in table
+    )
 
 
 def test_chain_suite_end_to_end(tmp_path):

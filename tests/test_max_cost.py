@@ -1,6 +1,5 @@
 """The cost suite's profiler and reports: MAX's time split into its parts, seconds against reachable pairs."""
 
-
 from benchmarks.config import BenchmarkConfig
 from benchmarks.cost_reports import cost_rows, cost_table, plot_cost, profile_table
 from benchmarks.max_profile import PARTS, profile_max_run

@@ -1,6 +1,5 @@
 """The normalisation study's data split and model, and one tiny training run."""
 
-
 import numpy as np
 import pytest
 import torch

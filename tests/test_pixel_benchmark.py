@@ -39,7 +39,12 @@ def test_table_and_plot(tmp_path):
     runs = [{**pixel_job(m, "maze-9", s), "cells_per_episode": [3, 5 + s, 9], "n_free": 31,
              "episodes_to_all_cells": None, "seconds": 1.0} for m in ("max", "random") for s in (0, 1)]  # fmt: skip
     table = pixel_table(runs)
-    assert "| maze-9 (31 free, 30 episodes) | MAX from pixels | 2 | 9 (9, 9) | >30, >30 | 1 |" in table
+    assert (
+        "| maze-9 (31 free, 30 episodes) | MAX from pixels | 2 | 9.0 [9.0, 9.0] | \u2014 | 9 (9, 9) | >30, >30 | 1 |"
+        in table
+    )
+    # every pair of runs ties at 9 cells: MAX visits more with probability one half
+    assert "| random | 2 | 9.0 [9.0, 9.0] | 0.50 [0.50, 0.50] | 9 (9, 9) |" in table
     plot_pixel_coverage(runs, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 0
 

@@ -20,7 +20,7 @@ from benchmarks.reports import (
     summary_rows,
 )
 from benchmarks.runs import LABELS, exploit_once, with_exploit_hyperparameters
-from benchmarks.suites.common import Emit, chain_jobs, grid, grid_cache
+from benchmarks.suites.common import Emit, chain_jobs, grid, grid_cache, scored_seeds
 from benchmarks.tuning import tune_settings
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def max_chain(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     """Episodes to full coverage and wall time of MAX (and the greedy perfect-memory reference) per chain length."""
-    seeds = range(2 if cfg.quick else cfg.seeds)
+    seeds = scored_seeds(cfg, 2)
     lengths = [10, 20] if cfg.quick else cfg.lengths
     runs = grid(cfg, chain_jobs(cfg, ["max"], lengths, seeds, overrides={"bootstrap": cfg.bootstrap}), emit=emit)
     greedy = {r["length"]: r for r in summary_rows(grid(cfg, chain_jobs(cfg, ["perfect"], lengths, seeds), emit=emit))}
@@ -91,7 +91,7 @@ def ablation(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
 
 def chain(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     """Every agent on chains of several lengths: table, coverage plot, scaling plot, JSON."""
-    seeds = range(3 if cfg.quick else cfg.seeds)
+    seeds = scored_seeds(cfg, 3)
     lengths = [10, 50] if cfg.quick else cfg.lengths
     runs = grid(cfg, chain_jobs(cfg, cfg.agents, lengths, seeds), emit=emit)
     rows = summary_rows(runs)
@@ -101,7 +101,10 @@ def chain(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     plot_coverage(runs, out / f"chain-coverage{suffix}.png")
     plot_scaling(rows, out / f"chain-scaling{suffix}.png")
     plot_profiles(runs, out / f"chain-profiles{suffix}.png", task=lambda r: f"L={r['length']}")
-    emit(f"\n{len(seeds)} layout seeds per length, budget {cfg.episodes} episodes\n")
+    emit(
+        f"\nlayout seeds {seeds.start}-{seeds.stop - 1} per length (scored, never tuned on), "
+        f"budget {cfg.episodes} episodes\n"
+    )
     emit(markdown_table(rows))
     emit(
         f"\nplots: {', '.join(str(out / f'chain-{kind}{suffix}.png') for kind in ('coverage', 'scaling', 'profiles'))}"

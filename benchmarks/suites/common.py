@@ -34,6 +34,11 @@ def grid(cfg: BenchmarkConfig, jobs: list[dict], run=explore_once, emit: Emit = 
     return runs
 
 
+def scored_seeds(cfg: BenchmarkConfig, quick: int) -> range:
+    """The seeds a scored suite runs: ``cfg.seeds`` of them (``quick`` with ``--quick``) from ``cfg.first_seed``."""
+    return range(cfg.first_seed, cfg.first_seed + (quick if cfg.quick else cfg.seeds))
+
+
 def chain_jobs(
     cfg: BenchmarkConfig, agents: list[str], lengths: list[int], seeds: range, **extra: Any
 ) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from benchmarks.continuous_reports import (
     plot_maze_heat,
 )
 from benchmarks.continuous_runs import explore_continuous_once, task_rewards, with_continuous_hyperparameters
-from benchmarks.suites.common import Emit, grid
+from benchmarks.suites.common import Emit, grid, scored_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     """MAX and the paper's baselines (JDRX, PERX, TVAX, random) in continuous worlds for a step budget: Ant
     maze coverage over the steps and where each went; HalfCheetah data judged downstream on running and
     flipping. Each run's record is stored as it finishes (``<out>/continuous-runs.jsonl``)."""
-    seeds = range(1 if cfg.quick else cfg.seeds)
+    seeds = scored_seeds(cfg, 1)
     steps = 400 if cfg.quick else cfg.steps
     jobs = [
         with_continuous_hyperparameters({

@@ -9,7 +9,7 @@ from benchmarks.commands.config_cli import parse_kwargs
 from benchmarks.config import BenchmarkConfig
 from benchmarks.pixel_reports import pixel_table, plot_pixel_coverage
 from benchmarks.pixel_runs import explore_pixels_once, pixel_job, texture_check
-from benchmarks.suites.common import Emit, grid
+from benchmarks.suites.common import Emit, grid, scored_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def pixels(cfg: BenchmarkConfig, emit: Emit = logger.info) -> dict:
     cells visited over an episode budget. Each run's record is stored as it finishes
     (``<out>/pixels-runs.jsonl``). Then, per seed, the texture check
     (:func:`~benchmarks.pixel_runs.texture_check`): utilities of pairs tried vs of unvisited cells."""
-    seeds = range(1 if cfg.quick else cfg.seeds)
+    seeds = scored_seeds(cfg, 1)
     max_kwargs = parse_kwargs(cfg.max_kwargs)
     jobs = [
         pixel_job(method, world, seed, episodes=3 if cfg.quick else None, threads=cfg.threads, device=cfg.device,
@@ -35,7 +35,10 @@ def pixels(cfg: BenchmarkConfig, emit: Emit = logger.info) -> dict:
     ]  # fmt: skip
     runs = grid(cfg, jobs, run=explore_pixels_once, emit=emit)
     suffix = "-quick" if cfg.quick else ""
-    emit(f"\n{len(seeds)} seed(s) (layout and agent), {cfg.threads} thread(s) per run, device {cfg.device}\n")
+    emit(
+        f"\nseeds {seeds.start}-{seeds.stop - 1} (layout and agent), {cfg.threads} thread(s) per run, "
+        f"device {cfg.device}\n"
+    )
     emit(pixel_table(runs))
     plot = Path(cfg.out) / f"pixels-coverage{suffix}.png"
     plot_pixel_coverage(runs, plot)

@@ -13,10 +13,19 @@ import numpy as np
 from benchmarks.config import BenchmarkConfig
 from benchmarks.cost_reports import COST_AGENTS, cost_rows, cost_table, plot_cost, profile_table
 from benchmarks.max_profile import profile_max_run
-from benchmarks.reports import coverage_after, format_episodes, plot_coverage
+from benchmarks.reports import (
+    coverage_after,
+    episode_statistics,
+    episodes_needed,
+    format_episodes,
+    format_poi,
+    plot_coverage,
+    plot_profiles,
+)
 from benchmarks.runs import LABELS, with_hyperparameters
+from benchmarks.statistics import format_interval
 from benchmarks.store import ResultStore
-from benchmarks.suites.common import Emit, chain_jobs, grid
+from benchmarks.suites.common import Emit, chain_jobs, grid, scored_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -151,30 +160,33 @@ def worlds(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     import envs
 
     chosen = [w for w in WORLDS if w[0] in WORLDS_QUICK] if cfg.quick else WORLDS
-    seeds = range(2 if cfg.quick else cfg.seeds)
+    seeds = scored_seeds(cfg, 2)
     suffix = "-quick" if cfg.quick else ""
     out = Path(cfg.out)
     runs = grid(cfg, world_jobs(cfg, chosen, seeds), emit=emit)
     emit(f"\nseeds {list(seeds)} (maze layouts follow the seed), {cfg.threads} torch thread(s) per run\n")
     emit(
-        "| world | reachable pairs | agent | episodes to try every reachable pair: median (min-max) | reached "
-        "| coverage at the budget (median) | wall s (median) |"
+        "| world | reachable pairs | agent | episodes to try every reachable pair: IQM [95% CI] "
+        "| P(MAX needs fewer) [95% CI] | median (min-max) | reached | coverage at the budget (median) "
+        "| wall s (median) |"
     )
-    emit("| --- | ---: | --- | :---: | :---: | ---: | ---: |")
+    emit("| --- | ---: | --- | :---: | :---: | :---: | :---: | ---: | ---: |")
     verdicts = []
     for label, env_id, kwargs, _, _ in chosen:
         pairs = int(envs.reachable_pairs(gym.make(env_id, **kwargs)).sum())
+        groups = {algo: [r for r in runs if r["world"] == label and r["algo"] == algo] for algo in cfg.agents}
+        stats = episode_statistics(groups)
         medians = {}
-        for algo in cfg.agents:
-            group = [r for r in runs if r["world"] == label and r["algo"] == algo]
+        for algo, group in groups.items():
             budget = group[0]["max_episodes"]
-            eps = np.array([r["episodes_to_full"] or np.inf for r in group], dtype=float)
+            eps = episodes_needed(group)
             medians[algo] = float(np.median(eps))
             span = f"{format_episodes(eps.min(), budget)} to {format_episodes(eps.max(), budget)}"
             cov = np.median([coverage_after(r, budget) for r in group])
             secs = np.median([r["seconds"] for r in group])
             emit(
-                f"| {label} | {pairs} | {LABELS[algo]} | {format_episodes(medians[algo], budget)} ({span}) "
+                f"| {label} | {pairs} | {LABELS[algo]} | {format_interval(*stats[algo]['iqm'], digits=1)} "
+                f"| {format_poi(stats[algo]['poi'])} | {format_episodes(medians[algo], budget)} ({span}) "
                 f"| {int(np.isfinite(eps).sum())}/{len(group)} | {cov:.0%} | {secs:.1f} |"
             )
         if "max" in medians and "perfect" in medians:
@@ -188,9 +200,10 @@ def worlds(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
             ok = "n/a (neither reached)" if not np.isfinite(ours) and not np.isfinite(ref) else ok
             emit(f"| {label} | {ours:g} | {ref:g} | {ratio:.2f} | {ok} |")
 
-    plot = out / f"worlds-coverage{suffix}.png"
+    plot, profiles = out / f"worlds-coverage{suffix}.png", out / f"worlds-profiles{suffix}.png"
     plot_coverage(runs, plot, panel=lambda r: r["world"])
-    emit(f"\nplot: {plot}")
+    plot_profiles(runs, profiles, task=lambda r: r["world"])
+    emit(f"\nplots: {plot}, {profiles}")
     return runs
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from benchmarks.config import BenchmarkConfig
 from benchmarks.reports import (
     format_episodes,
+    format_poi,
     markdown_table,
     plot_coverage,
     plot_profiles,
@@ -20,6 +21,7 @@ from benchmarks.reports import (
     summary_rows,
 )
 from benchmarks.runs import LABELS, exploit_once, with_exploit_hyperparameters
+from benchmarks.statistics import format_interval
 from benchmarks.suites.common import Emit, chain_jobs, grid, grid_cache, scored_seeds
 from benchmarks.tuning import tune_settings
 
@@ -31,18 +33,22 @@ def max_chain(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     seeds = scored_seeds(cfg, 2)
     lengths = [10, 20] if cfg.quick else cfg.lengths
     runs = grid(cfg, chain_jobs(cfg, ["max"], lengths, seeds, overrides={"bootstrap": cfg.bootstrap}), emit=emit)
-    greedy = {r["length"]: r for r in summary_rows(grid(cfg, chain_jobs(cfg, ["perfect"], lengths, seeds), emit=emit))}
-    emit(f"\nMAX ({cfg.bootstrap} bootstrap), {len(seeds)} layout seeds per length, {cfg.workers} worker(s)\n")
+    greedy = grid(cfg, chain_jobs(cfg, ["perfect"], lengths, seeds), emit=emit)
+    rows = {(r["algo"], r["length"]): r for r in summary_rows(runs + greedy)}
+    emit(f"\nMAX ({cfg.bootstrap} bootstrap), layout seeds {seeds.start}-{seeds.stop - 1}, {cfg.workers} worker(s)\n")
     emit(
-        "| chain length | episodes to full coverage: median (min-max) | greedy perfect-memory reference (median) "
+        "| chain length | episodes to full coverage: IQM [95% CI] | median (min-max) "
+        "| greedy perfect-memory reference: IQM [95% CI] | P(MAX needs fewer than the reference) [95% CI] "
         "| wall s: median (min-max) |"
     )
-    emit("| ---: | :---: | :---: | :---: |")
-    for row in summary_rows(runs):
-        secs = [r["seconds"] for r in runs if r["length"] == row["length"]]
+    emit("| ---: | :---: | :---: | :---: | :---: | :---: |")
+    for n in lengths:
+        ours, ref = rows[("max", n)], rows[("perfect", n)]
+        secs = [r["seconds"] for r in runs if r["length"] == n]
         emit(
-            f"| {row['length']} | {row['eps_median']:g} ({row['eps_min']:g}-{row['eps_max']:g}) "
-            f"| {greedy[row['length']]['eps_median']:g} | {np.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f}) |"
+            f"| {n} | {format_interval(*ours['eps_iqm'], digits=1)} | {ours['eps_median']:g} "
+            f"({ours['eps_min']:g}-{ours['eps_max']:g}) | {format_interval(*ref['eps_iqm'], digits=1)} "
+            f"| {format_poi(ref['poi'])} | {np.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f}) |"
         )
     return runs
 

@@ -76,3 +76,14 @@ def test_worlds_suite_end_to_end_and_its_verdict(tmp_path, capsys):
     assert "| maze 9x9 | 2 | 2 | 1.00 | yes |" in out  # measured: both need 2 episodes on layouts 0-1
     assert (tmp_path / "worlds-coverage-quick.png").stat().st_size > 1000
     assert len((tmp_path / "worlds-runs-quick.jsonl").read_text().splitlines()) == 8
+
+
+def test_max_chain_table_has_the_iqm_and_the_probability_against_the_reference(tmp_path):
+    from benchmarks.suites.chain import max_chain
+
+    lines: list[str] = []
+    cfg = BenchmarkConfig(suite="max-chain", out=str(tmp_path), quick=True, workers=1, tensorboard=False)
+    runs = max_chain(cfg, emit=lines.append)
+    assert {r["seed"] for r in runs} == {100, 101}  # the scored layouts, not the tuning ones
+    # measured: 2 episodes for both on every scored layout of L = 10, so every pair ties
+    assert "| 10 | 2.0 [2.0, 2.0] | 2 (2-2) | 2.0 [2.0, 2.0] | 0.50 [0.50, 0.50] |" in "\n".join(lines)

@@ -227,6 +227,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         self.next_features = torch.zeros(0, self.features_dim, device=self.device)  # (N, f)
         self.nodes = torch.zeros(0, self.features_dim, device=self.device)  # (n, f) the graph planner's
         self.node_values = torch.zeros(0, device=self.device)  # (n,)
+        self.node_index = np.zeros(0, dtype=np.int64)  # (n,) the stored observations that are nodes
         self.floor = 0.0
         self.last_nll = self.last_utility = self.last_inverse_loss = float("nan")
 
@@ -357,15 +358,20 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         return self.step_values(self._encode(np.asarray(pictures, dtype=np.uint8)))[0].cpu().numpy()
 
     @torch.no_grad()
-    def _solve(self) -> None:
-        """The reward floor from the real transitions' utilities, and the graph planner's node values."""
+    def _solve(self, node_index: np.ndarray | None = None) -> None:
+        """The reward floor from the real transitions' utilities, and the graph planner's node values over
+        stored observations ``node_index`` (default: a fresh uniform draw of ``max_nodes``; a loaded
+        checkpoint passes the saved draw, so a resumed run plans over the same graph and its random stream
+        continues where the saved one stopped)."""
         taken = torch.as_tensor(self.actions, device=self.device)[:, None]  # (N, 1)
         real_utility = self.step_values(self.features)[0].gather(1, taken)  # (N, 1)
         self.last_utility = float(real_utility.mean())
         self.floor = 0.0 if self.reward_floor is None else float(torch.quantile(real_utility, self.reward_floor))
         if self.planner == "graph":
-            keep = self.rng.permutation(self.n_real)[: self.max_nodes]
-            self.nodes = self.features[torch.as_tensor(np.sort(keep), device=self.device)]  # (n, f)
+            if node_index is None:
+                node_index = np.sort(self.rng.permutation(self.n_real)[: self.max_nodes])
+            self.node_index = node_index  # (n,) rows of the stored observations
+            self.nodes = self.features[torch.as_tensor(node_index, device=self.device)]  # (n, f)
             self.node_values = graph_values(self.step_values, self.nodes, self.planning_horizon, self.floor)
 
     @torch.no_grad()
@@ -428,7 +434,12 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
                 name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
                 for name in ("observations", "actions", "next_observations", "weights")
             },  # fmt: skip
+            # the features as the run computed them (one picture at a time between refreshes): encoding
+            # them again in one batch differs in the last bits, enough to change a later tie
+            "features": self.features.cpu(),
+            "next_features": self.next_features.cpu(),
             "counters": progress_counters(self),
+            "node_index": torch.from_numpy(self.node_index),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
@@ -451,11 +462,16 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         model.n_real = len(model._actions)
         restore_progress_counters(model, checkpoint["counters"])
         if checkpoint["has_model"]:
-            model._encode_stored()
+            if "features" in checkpoint:
+                model.features = checkpoint["features"].to(model.device)  # (N, f)
+                model.next_features = checkpoint["next_features"].to(model.device)  # (N, f)
+            else:  # older checkpoints: encoded again
+                model._encode_stored()
             model.model.load_state_dict(checkpoint["model"])
             model.optimizer.load_state_dict(checkpoint["optimizer"])
             model.has_model = True
-            model._solve()
+            saved = checkpoint.get("node_index")  # absent from older checkpoints: a fresh draw
+            model._solve(saved.numpy() if saved is not None and len(saved) else None)
         model.rng.bit_generator.state = checkpoint["rng"]
         torch.set_rng_state(checkpoint["torch_rng"])
         return model

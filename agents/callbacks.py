@@ -17,8 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 # coverages of places visited that worlds report in info: maxplore/Maze-v0's free cells, and
-# maxplore/AntMaze-v0's maze blocks and finer grid cells
-VISIT_COVERAGES = ("cell_coverage", "maze_coverage", "grid_coverage")
+# maxplore/AntMaze-v0's maze blocks and finer grid cells; a grid over vector states (envs.StateGridCoverage)
+VISIT_COVERAGES = ("cell_coverage", "maze_coverage", "grid_coverage", "state_grid_coverage")
 
 
 class CoverageCallback(BaseCallback):

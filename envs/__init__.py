@@ -12,9 +12,12 @@ from gymnasium.envs.registration import register, registry
 from envs.chain import ChainEnv
 from envs.maze import MazeEnv
 from envs.reachable import reachable_pairs
-from envs.wrappers import TransitionCoverage, countable
+from envs.wrappers import STATE_GRIDS, StateGridCoverage, TransitionCoverage, countable
 
-__all__ = ["ChainEnv", "MazeEnv", "TransitionCoverage", "countable", "maxplore_ids", "reachable_pairs"]
+__all__ = [
+    "STATE_GRIDS", "ChainEnv", "MazeEnv", "StateGridCoverage", "TransitionCoverage", "countable", "maxplore_ids",
+    "reachable_pairs",
+]  # fmt: skip
 
 
 def maxplore_ids() -> list[str]:

@@ -10,6 +10,7 @@ from agents import MAX
 from agents.max.continuous import CONFIGS, ContinuousMAX
 from agents.max.sac import SAC
 from agents.max.tabular import TabularMAX
+from agents.max.vectors import VectorMAX
 
 TINY = {"warmup_steps": 40, "policy_every": 40, "model_steps": 30, "imagined_episodes": 2, "warmup_episodes": 1,
         "horizon": 8, "n_actors": 16, "ensemble_size": 3, "hidden_size": 32, "sac_hidden_size": 32,
@@ -24,8 +25,7 @@ def test_max_builds_the_planner_that_fits_the_spaces():
     assert type(MAX(pendulum(), seed=0, **TINY)) is ContinuousMAX
     assert type(MAX(gym.make("FrozenLake-v1"), seed=0)) is TabularMAX
     assert isinstance(MAX(pendulum(), seed=0, **TINY), MAX)
-    with pytest.raises(TypeError, match="Box states"):
-        MAX(gym.make("CartPole-v1"))  # Box states, Discrete actions
+    assert type(MAX(gym.make("CartPole-v1"), seed=0)) is VectorMAX  # Box states, Discrete actions
 
 
 @pytest.mark.parametrize(

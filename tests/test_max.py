@@ -148,11 +148,11 @@ def test_max_tries_every_reachable_pair_of_slippery_frozen_lake(states):
     assert len(terminal) and np.all(model.utility[terminal] == 0)  # nothing to gain where episodes end
 
 
-def test_rejects_box_observations_with_discrete_actions():
-    with pytest.raises(TypeError, match="encoding='index'"):
-        MAX(gym.make("maxplore/Chain-v0", encoding="onehot"))
+def test_rejects_spaces_no_planner_fits():
+    with pytest.raises(TypeError, match="encoding='index'"):  # a 2-D Box of class ids: neither vectors nor pictures
+        MAX(gym.make("maxplore/Maze-v0", obs_mode="semantic", size=5, image_size=16))
     with pytest.raises(TypeError, match="1-D Box states"):
-        MAX(gym.make("CartPole-v1"))
+        MAX(gym.make("Blackjack-v1"))  # a Tuple of observations
 
 
 @pytest.mark.parametrize(

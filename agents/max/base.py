@@ -5,7 +5,9 @@ the exploration MDP where states can be counted (a ``Discrete`` index,
 :class:`~agents.max.tabular.TabularMAX`), a policy trained in the imagined exploration MDP where they
 cannot (a ``Box`` of continuous states, :class:`~agents.max.continuous.ContinuousMAX`), and planning in a
 learned feature space for pictures (a uint8 ``Box`` of (H, W, C) images with ``Discrete`` actions,
-:class:`~agents.max.pixels.PixelMAX`). All are instances of ``MAX``; ``MAX.load`` reads which one a checkpoint holds.
+:class:`~agents.max.pixels.PixelMAX`) or over standardised vectors (a 1-D ``Box`` with ``Discrete`` actions:
+CartPole, Acrobot, LunarLander; :class:`~agents.max.vectors.VectorMAX`). All are instances of ``MAX``;
+``MAX.load`` reads which one a checkpoint holds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def planner_class(env: GymEnv | str) -> type[MAX]:
     from agents.max.continuous import ContinuousMAX
     from agents.max.pixels import PixelMAX
     from agents.max.tabular import TabularMAX
+    from agents.max.vectors import VectorMAX
 
     probe = gym.make(env) if isinstance(env, str) else env
     obs_space, act_space = probe.observation_space, probe.action_space
@@ -36,9 +39,11 @@ def planner_class(env: GymEnv | str) -> type[MAX]:
         return ContinuousMAX
     if is_image_space(obs_space, check_channels=True) and isinstance(act_space, spaces.Discrete):
         return PixelMAX
+    if isinstance(obs_space, spaces.Box) and len(obs_space.shape) == 1 and isinstance(act_space, spaces.Discrete):
+        return VectorMAX
     raise TypeError(
-        f"MAX plans over Discrete states (with Discrete actions), 1-D Box states (with Box actions) or uint8 "
-        f"(H, W, C) pictures (with Discrete actions); got "
+        f"MAX plans over Discrete states (with Discrete actions), 1-D Box states (with Box or Discrete actions) "
+        f"or uint8 (H, W, C) pictures (with Discrete actions); got "
         f"observation_space={obs_space}, action_space={act_space} (maxplore/Chain-v0 encoding='index' and "
         "maxplore/Maze-v0 obs_mode='index' give state indices)"
     )
@@ -48,7 +53,8 @@ class MAX:
     """Model-Based Active Exploration; ``MAX(env, ...)`` returns the planner that fits ``env`` (see the
     module docstring) with that planner's keyword arguments."""
 
-    CHECKPOINT_KINDS = ("MAX", "ContinuousMAX", "PixelMAX")  # the tabular planner keeps the kind "MAX" of older files
+    # the tabular planner keeps the kind "MAX" of older files
+    CHECKPOINT_KINDS = ("MAX", "ContinuousMAX", "PixelMAX", "VectorMAX")
 
     def __new__(cls, env: GymEnv | str | None = None, *args: Any, **kwargs: Any):
         if cls is MAX:
@@ -64,8 +70,10 @@ class MAX:
             from agents.max.continuous import ContinuousMAX
             from agents.max.pixels import PixelMAX
             from agents.max.tabular import TabularMAX
+            from agents.max.vectors import VectorMAX
 
             kind = load_checkpoint(path, kind=cls.CHECKPOINT_KINDS)["kind"]
-            planner = {"MAX": TabularMAX, "ContinuousMAX": ContinuousMAX, "PixelMAX": PixelMAX}[kind]
+            planners = {"MAX": TabularMAX, "ContinuousMAX": ContinuousMAX, "PixelMAX": PixelMAX, "VectorMAX": VectorMAX}
+            planner = planners[kind]
             return planner.load(path, env, device, **kwargs)
         return super().load(path, env, device, **kwargs)  # type: ignore[misc]

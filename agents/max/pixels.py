@@ -197,29 +197,39 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             seed=seed,
             supported_action_spaces=(spaces.Discrete,),
         )
-        if not is_image_space(self.observation_space, check_channels=True):
-            raise TypeError(f"PixelMAX needs a uint8 Box of pictures, got {self.observation_space}")
+        self._check_observation_space()
         local = locals()
-        for name in self.HYPER_PARAMETERS:
+        for name in PixelMAX.HYPER_PARAMETERS:  # a subclass saves a subset, and fixes the rest
             setattr(self, name, local[name])
         self.channels = tuple(channels)
         self._setup_model()
 
     # ------------------------------------------------------------------ set-up
+    OBSERVATION_DTYPE: ClassVar[type] = np.uint8  # how observations are stored and fed to the encoder
+
+    def _check_observation_space(self) -> None:
+        if not is_image_space(self.observation_space, check_channels=True):
+            raise TypeError(f"PixelMAX needs a uint8 Box of pictures, got {self.observation_space}")
+
+    def _make_encoder(self) -> nn.Module:
+        """The features of observations: a CNN trained by inverse dynamics."""
+        return InverseDynamicsEncoder(
+            self.observation_space, self.n_actions, features_dim=self.features_dim, norm=self.norm,
+            channels=self.channels, sparse_head=self.sparse_head,
+        )  # fmt: skip
+
     def _setup_model(self) -> None:
         self.set_random_seed(self.seed)
         self.n_actions = int(self.action_space.n)
         self.rng = np.random.default_rng(self.seed)
-        self.encoder = InverseDynamicsEncoder(
-            self.observation_space, self.n_actions, features_dim=self.features_dim, norm=self.norm,
-            channels=self.channels, sparse_head=self.sparse_head,
-        ).to(self.device)  # fmt: skip
-        self.encoder_optimizer = torch.optim.Adam(self.encoder.parameters(), lr=self.encoder_learning_rate)
+        self.encoder = self._make_encoder().to(self.device)
+        trained = list(self.encoder.parameters())
+        self.encoder_optimizer = torch.optim.Adam(trained, lr=self.encoder_learning_rate) if trained else None
         self._build_model()
         self.has_model = False
         shape = self.observation_space.shape
-        self._observations = np.zeros((0, *shape), dtype=np.uint8)  # (capacity, C, H, W)
-        self._next_observations = np.zeros((0, *shape), dtype=np.uint8)
+        self._observations = np.zeros((0, *shape), dtype=self.OBSERVATION_DTYPE)  # (capacity, C, H, W)
+        self._next_observations = np.zeros((0, *shape), dtype=self.OBSERVATION_DTYPE)
         self._actions = np.zeros(0, dtype=np.int64)  # (capacity,)
         self._weights = np.zeros((self.ensemble_size, 0), dtype=np.float32)  # (E, capacity)
         self.n_real = 0
@@ -246,7 +256,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         n = self.n_real
         if n == len(self._actions):  # full: double the capacity (a step costs O(1), not O(steps so far))
             grow = max(1024, n)
-            room = np.zeros((grow, *self.observation_space.shape), dtype=np.uint8)
+            room = np.zeros((grow, *self.observation_space.shape), dtype=self.OBSERVATION_DTYPE)
             self._observations = np.concatenate([self._observations, room])
             self._next_observations = np.concatenate([self._next_observations, room])
             self._actions = np.concatenate([self._actions, np.zeros(grow, dtype=np.int64)])
@@ -355,7 +365,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         """(B, A) Jensen-Renyi utility of every action from (B, C, H, W) pictures, in the current model."""
         if not self.has_model:
             raise RuntimeError(f"PixelMAX has no model before warmup_steps ({self.warmup_steps}) real steps")
-        return self.step_values(self._encode(np.asarray(pictures, dtype=np.uint8)))[0].cpu().numpy()
+        return self.step_values(self._encode(np.asarray(pictures, dtype=self.OBSERVATION_DTYPE)))[0].cpu().numpy()
 
     @torch.no_grad()
     def _solve(self, node_index: np.ndarray | None = None) -> None:
@@ -393,14 +403,14 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         """Greedy actions in the current exploration MDP for one picture or a batch, as the env gives them
         ((H, W, C) or (C, H, W)); ties at random unless ``deterministic``; uniformly random before the first
         model."""
-        obs = maybe_transpose(np.asarray(observation, dtype=np.uint8), self.observation_space)
+        obs = maybe_transpose(np.asarray(observation, dtype=self.OBSERVATION_DTYPE), self.observation_space)
         batch = obs.reshape(-1, *self.observation_space.shape)
         actions = self._actions_for(batch, deterministic)
         return (actions if obs.ndim > 3 else int(actions[0])), state
 
     # ------------------------------------------------------------------ real steps (agents.max.real_steps)
     def _observation_batch(self, observation) -> np.ndarray:
-        return np.asarray(observation, dtype=np.uint8).reshape(1, *self.observation_space.shape)  # (1, C, H, W)
+        return np.asarray(observation, dtype=self.OBSERVATION_DTYPE).reshape(1, *self.observation_space.shape)
 
     def _act(self, observations: np.ndarray) -> tuple[np.ndarray, int]:
         action = int(self._actions_for(observations, deterministic=False)[0])
@@ -421,12 +431,12 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002
         """Write hyper-parameters, encoder, ensemble, data, counters and random state (pickle-free)."""
         checkpoint = {
-            "kind": "PixelMAX",
+            "kind": type(self).__name__,
             "hyper_parameters": {name: getattr(self, name) for name in self.HYPER_PARAMETERS},
             "seed": self.seed,
             "env": env_identity(self.env) if self.env is not None else None,
             "encoder": self.encoder.state_dict(),
-            "encoder_optimizer": self.encoder_optimizer.state_dict(),
+            "encoder_optimizer": self.encoder_optimizer.state_dict() if self.encoder_optimizer else {},
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "has_model": self.has_model,
@@ -448,14 +458,15 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     @classmethod
     def load(cls, path: str | os.PathLike, env: GymEnv | None = None, device: torch.device | str = "auto", **kwargs):
         """Load a checkpoint written by :meth:`save` into ``env`` (needed to continue learning)."""
-        checkpoint = load_checkpoint(path, kind="PixelMAX")
+        checkpoint = load_checkpoint(path, kind=cls.__name__)
         if env is None:
-            raise ValueError("PixelMAX.load needs the env (its spaces size the networks)")
+            raise ValueError(f"{cls.__name__}.load needs the env (its spaces size the networks)")
         warn_if_other_env(checkpoint.get("env"), env, path)
         hyper = {**checkpoint["hyper_parameters"], "seed": checkpoint["seed"], **kwargs}
         model = cls(env, device=device, **hyper)
         model.encoder.load_state_dict(checkpoint["encoder"])
-        model.encoder_optimizer.load_state_dict(checkpoint["encoder_optimizer"])
+        if model.encoder_optimizer is not None:
+            model.encoder_optimizer.load_state_dict(checkpoint["encoder_optimizer"])
         data = {name: tensor.numpy() for name, tensor in checkpoint["data"].items()}
         model._observations, model._actions = data["observations"].copy(), data["actions"].copy()
         model._next_observations, model._weights = data["next_observations"].copy(), data["weights"].copy()

@@ -44,7 +44,7 @@ from agents.max.continuous import continuous_config
 from agents.registry import AGENTS, load_agent, make_agent
 from agents.tabular_explorer import step_budget
 from benchmarks.commands.config_cli import parse_config, parse_kwargs
-from envs import TransitionCoverage, countable
+from envs import STATE_GRIDS, StateGridCoverage, TransitionCoverage, countable
 
 ALGOS = tuple(AGENTS)
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a run stopped by SIGINT
@@ -104,6 +104,8 @@ def build(cfg: TrainConfig):
         env = gym.make(cfg.env, **env_kwargs)
         if countable(env):  # transition coverage where states can be counted
             env = TransitionCoverage(env)
+        elif env.spec is not None and env.spec.id in STATE_GRIDS:  # cells of a grid over the state variables
+            env = StateGridCoverage(env)
     except gym.error.Error as err:
         raise SystemExit(f"error: --env {cfg.env!r}: {err}") from None
     except TypeError as err:
@@ -174,6 +176,8 @@ def main(cfg: TrainConfig) -> dict:
     if "maze_coverage" in coverage.visits:
         print(f"visited {coverage.visits['maze_coverage']:.0%} of the maze's blocks and "
               f"{coverage.visits['grid_coverage']:.0%} of its finer grid cells")  # fmt: skip
+    if isinstance(env, StateGridCoverage):
+        print(f"visited {len(env.visited)} of the {env.n_cells} cells of {cfg.env}'s state grid ({env.coverage:.1%})")
     if isinstance(env, TransitionCoverage):
         print(f"explored {env.coverage:.0%} of {env.n_pairs} transitions in {episodes} episodes ({seconds:.1f} s)")
     else:

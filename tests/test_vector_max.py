@@ -1,0 +1,68 @@
+"""MAX on vector states with discrete actions (VectorMAX), and coverage of a grid over state variables."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from agents import MAX
+from agents.max.vectors import Standardize, VectorMAX
+from envs import STATE_GRIDS, StateGridCoverage
+
+TINY = {"warmup_steps": 50, "fresh_model_steps": 20, "model_steps": 5, "model_every": 10, "hidden_size": 16,
+        "ensemble_size": 3, "planning_horizon": 5, "max_nodes": 32}  # fmt: skip
+
+
+def test_state_grid_cells_and_coverage():
+    env = StateGridCoverage(gym.make("CartPole-v1"), grid=(None, [-1, -1, -1, -1], [1, 1, 1, 1], 2))
+    assert env.n_cells == 16
+    assert env.cell(np.array([-0.5, 0.5, -9.0, 9.0])) == (0, 1, 0, 1)  # outside the range: the end cells
+    _, info = env.reset(seed=0)
+    assert info["state_cells_visited"] == 1 and info["state_grid_coverage"] == 1 / 16
+    _, _, _, _, info = env.step(0)
+    assert 1 <= info["state_cells_visited"] <= 2
+
+
+def test_acrobot_grid_is_over_angles_and_velocities():
+    variables, low, high, bins = STATE_GRIDS["Acrobot-v1"]
+    obs = np.array([np.cos(0.5), np.sin(0.5), np.cos(-2.0), np.sin(-2.0), 1.0, -3.0])
+    np.testing.assert_allclose(variables(obs), [0.5, -2.0, 1.0, -3.0])
+    assert StateGridCoverage(gym.make("Acrobot-v1")).n_cells == bins ** len(low)
+
+
+def test_a_world_without_a_grid_is_an_error_naming_it():
+    with pytest.raises(ValueError, match="MountainCar-v0"):
+        StateGridCoverage(gym.make("MountainCar-v0"))
+    with pytest.raises(ValueError, match="high > low"):
+        StateGridCoverage(gym.make("CartPole-v1"), grid=(None, [0, 0, 0, 0], [1, 1, 0, 1], 3))
+
+
+def test_standardize_is_fixed_by_fit_and_keeps_constant_variables():
+    norm = Standardize(3)
+    states = torch.tensor([[0.0, 5.0, 2.0], [2.0, 5.0, 4.0]])
+    torch.testing.assert_close(norm(states), states)  # the identity before fit
+    norm.fit(states)
+    torch.testing.assert_close(norm(states), torch.tensor([[-1.0, 0.0, -1.0], [1.0, 0.0, 1.0]]))
+
+
+def test_max_on_cartpole_standardises_by_the_warmup_and_plans_over_real_states():
+    model = MAX(gym.make("CartPole-v1"), seed=0, **TINY)
+    assert isinstance(model, VectorMAX)
+    model.learn(120)
+    warmup = torch.as_tensor(np.concatenate([model.observations[:50], model.next_observations[:50]]))
+    torch.testing.assert_close(model.encoder.mean, warmup.mean(0))  # frozen at the end of the warm-up
+    torch.testing.assert_close(model.features, model.encoder(torch.as_tensor(model.observations)))
+    assert model.nodes.shape == (32, 4) and model.has_model
+    values = model.action_values(model.observations[-1:])  # (1, A)
+    assert model.predict(model.observations[-1], deterministic=True)[0] == int(values[0].argmax())
+
+
+def test_seeded_vector_runs_repeat_and_round_trip(tmp_path):
+    a = MAX(gym.make("Acrobot-v1"), seed=1, **TINY).learn(100)
+    b = MAX(gym.make("Acrobot-v1"), seed=1, **TINY).learn(100)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    a.save(tmp_path / "vector")
+    loaded = MAX.load(tmp_path / "vector", env=gym.make("Acrobot-v1"))
+    assert isinstance(loaded, VectorMAX) and loaded.warmup_steps == 50
+    torch.testing.assert_close(loaded.encoder.std, a.encoder.std)
+    np.testing.assert_allclose(loaded.utility(a.observations[:5]), a.utility(a.observations[:5]), rtol=1e-5)

@@ -12,10 +12,11 @@ from benchmarks.continuous_runs import ANT_MAZE, HALF_CHEETAH, METHODS
 from benchmarks.pixel_runs import PIXEL_METHODS, PIXEL_WORLDS
 from benchmarks.runs import LABELS
 from benchmarks.tuning import SEARCHES
+from benchmarks.vector_runs import VECTOR_METHODS, VECTOR_WORLDS
 
 SUITES = (
     "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
-    "continuous", "pixels", "max-cost",
+    "continuous", "pixels", "max-cost", "vectors",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
 # scored runs use seeds from here on; tuning (tune, ablation, pixel trials) used seeds 0-4: never scored
@@ -113,3 +114,15 @@ class BenchmarkConfig:
         default_factory=lambda: ["maze-9"],
         metadata={"help": "mazes of the pixels suite", "choices": list(PIXEL_WORLDS)},
     )
+    vector_worlds: list[str] = field(
+        default_factory=lambda: list(VECTOR_WORLDS),
+        metadata={
+            "help": "worlds of the vectors suite (LunarLander-v3: the box2d extra)",
+            "choices": list(VECTOR_WORLDS),
+        },
+    )
+    vector_methods: list[str] = field(
+        default_factory=lambda: list(VECTOR_METHODS),
+        metadata={"help": "explorers of the vectors suite", "choices": list(VECTOR_METHODS)},
+    )
+    vector_steps: int = field(default=3000, metadata={"help": "real steps per run (vectors suite)"})

@@ -146,7 +146,7 @@ class StateGridCoverage(gym.Wrapper):
     in the end cells.
 
     Every ``info`` gets ``state_grid_coverage`` (cells visited / cells in the grid) and
-    ``state_cells_visited``.
+    ``state_cells_visited``; ``episodes`` counts the resets.
 
     :param env: the env to measure.
     :param grid: ``(variables, low, high, bins)``: a function from an observation to the grid's state
@@ -171,6 +171,7 @@ class StateGridCoverage(gym.Wrapper):
         self.bins = bins
         self.n_cells = bins ** len(self.low)
         self.visited: set[tuple[int, ...]] = set()
+        self.episodes = 0  # resets so far
 
     def cell(self, obs: np.ndarray) -> tuple[int, ...]:
         """The grid cell of one observation: one bin index per state variable."""
@@ -187,6 +188,7 @@ class StateGridCoverage(gym.Wrapper):
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
+        self.episodes += 1
         return obs, self._count(obs, info)
 
     def step(self, action: Any):

@@ -66,3 +66,21 @@ def test_seeded_vector_runs_repeat_and_round_trip(tmp_path):
     assert isinstance(loaded, VectorMAX) and loaded.warmup_steps == 50
     torch.testing.assert_close(loaded.encoder.std, a.encoder.std)
     np.testing.assert_allclose(loaded.utility(a.observations[:5]), a.utility(a.observations[:5]), rtol=1e-5)
+
+
+def test_vectors_suite_quick_end_to_end(tmp_path):
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.suites.vectors import vectors
+
+    lines: list[str] = []
+    cfg = BenchmarkConfig(suite="vectors", out=str(tmp_path), quick=True, workers=1, tensorboard=False,
+                          vector_methods=["max", "random"])  # fmt: skip
+    runs = vectors(cfg, emit=lines.append)
+    assert {(r["method"], r["seed"], r["env"]) for r in runs} == {("max", 100, "CartPole-v1"),
+                                                                 ("random", 100, "CartPole-v1")}  # fmt: skip
+    for run in runs:
+        assert run["checkpoints"][-1] == 300 and run["cells"] == sorted(run["cells"])  # cells only accumulate
+        assert 0 < run["cells"][-1] <= run["n_cells"] == 1296
+    assert run["hyperparameters"]["agent"] == "agents.max.vectors.VectorMAX"
+    assert any(line.startswith("| CartPole-v1 (1296 cells) | MAX |") for line in "\n".join(lines).splitlines())
+    assert (tmp_path / "vectors-coverage-quick.png").stat().st_size > 1000

@@ -10,6 +10,7 @@ from benchmarks.suites.chain import ablation, chain, max_chain, sanity, tune
 from benchmarks.suites.continuous import continuous
 from benchmarks.suites.pixels import pixels
 from benchmarks.suites.speed import ensemble_speed, env_speed, sac_speed
+from benchmarks.suites.vectors import vectors
 from benchmarks.suites.worlds import max_cost, observed, worlds
 
 SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -26,6 +27,7 @@ SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "continuous": continuous,
     "pixels": pixels,
     "max-cost": max_cost,
+    "vectors": vectors,
 }
 TIMING_SUITES = ("env-speed", "speed", "sac-speed")  # they time this machine in this process
 

@@ -8,7 +8,8 @@ under runs/, and one closing line:
     explored 100% of 100 transitions in N episodes (T s)
 
 Where states cannot be counted (a Box observation), the closing line reports episodes, steps and the
-mean return instead.
+mean return instead, after the cells of the world's state grid visited where one is defined
+(``envs.STATE_GRIDS``: CartPole-v1, Acrobot-v1, LunarLander-v3).
 
 Run it as ``maxplore-train`` (installed with the package) or ``python scripts/train.py``. Examples:
     python scripts/train.py --env-kwargs length=100 layout_seed=3 --seed 1
@@ -18,6 +19,7 @@ Run it as ``maxplore-train`` (installed with the package) or ``python scripts/tr
     python scripts/train.py --agent-kwargs sparse=True states=all bootstrap=poisson
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
     python scripts/train.py --env Pendulum-v1 --episodes 5       # MAX on continuous states (--config paper)
+    python scripts/train.py --env CartPole-v1 --episodes 50      # MAX on vector states, discrete actions
     python scripts/train.py --timesteps 2000 --save runs/max_chain.pt
     python scripts/train.py --resume runs/max_chain.pt --episodes 60
     tensorboard --logdir runs

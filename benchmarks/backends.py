@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -96,9 +97,12 @@ def run_jobs(
 
 
 def run_recorded(run: Run, job: dict[str, Any]) -> dict[str, Any]:
-    """``run(job)`` with the record's provenance, read in the process that ran it."""
+    """``run(job)`` with the record's provenance, read in the process that ran it *before* the run starts:
+    a run that outlives an edit of the sources is recorded with the code it ran, not the code on disk when
+    it ended. ``finished`` is stamped afterwards."""
+    made_by = provenance(job)
     record = run(job)
-    return {**record, "provenance": provenance(job)}
+    return {**record, "provenance": {**made_by, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
 
 
 def _run_in_pool(jobs, indices, run, finish, bar, *, workers: int, retries: int) -> None:

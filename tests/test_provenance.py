@@ -10,7 +10,7 @@ import pytest
 from agents import registry
 from agents.bootstrapped_dqn import BootstrappedDQN
 from agents.max.tabular import TabularMAX
-from benchmarks import ResultStore, run_jobs
+from benchmarks import ResultStore, backends, run_jobs
 from benchmarks.config import BenchmarkConfig
 from benchmarks.provenance import check_versions, code_version, constructor_arguments, source_hash
 from benchmarks.runs import explore_once, with_hyperparameters
@@ -40,6 +40,15 @@ def test_a_record_carries_its_code_libraries_and_threads():
     assert made["code"]["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", made["code"]["commit"])
     assert made["libraries"]["torch"] and made["libraries"]["gymnasium"] and made["threads"] == 1
     assert record["hyperparameters"]["agent"] == "agents.reference_explorers.PerfectMemoryExplorer"
+
+
+def test_provenance_is_read_before_the_run_starts(monkeypatch):
+    # a long run outliving an edit of the sources must be recorded with the code it ran
+    order = []
+    monkeypatch.setattr(backends, "provenance", lambda job: order.append("provenance") or {"code": {"source": "x"}})
+    record = backends.run_recorded(lambda job: order.append("run") or {"result": 1}, {"seed": 0})
+    assert order == ["provenance", "run"]
+    assert record["provenance"]["code"] == {"source": "x"} and record["provenance"]["finished"]
 
 
 def chain_config(out, **kwargs):

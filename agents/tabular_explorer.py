@@ -50,6 +50,27 @@ def episode_limit(env: GymEnv) -> int | None:
     return None
 
 
+DEFAULT_PLANNING_HORIZON = 100  # steps planned over before any episode has ended, when the env states none
+MAX_PLANNING_HORIZON = 1000  # cap of a horizon refined from observed episode lengths
+
+
+def planned_horizon(planning_horizon: int | None, limit: int | None, longest_episode: int) -> int:
+    """Steps a planner plans over: ``planning_horizon`` if given, else the env's episode length ``limit``,
+    else the longest episode seen (``DEFAULT_PLANNING_HORIZON`` before any ended), capped at
+    ``MAX_PLANNING_HORIZON``."""
+    if planning_horizon or limit:
+        return int(planning_horizon or limit)
+    return min(longest_episode or DEFAULT_PLANNING_HORIZON, MAX_PLANNING_HORIZON)
+
+
+def steps_to_plan(planning_horizon: int | None, limit: int | None, longest_episode: int, episode_step: int) -> int:
+    """Steps to plan over from step ``episode_step`` of an episode: the rest of the episode where the env
+    states its length ``limit``, capped at :func:`planned_horizon`; at least 1."""
+    horizon = planned_horizon(planning_horizon, limit, longest_episode)
+    left = limit - episode_step if limit is not None else horizon
+    return max(1, min(horizon, left))
+
+
 UNSTATED_EPISODE_STEPS = 1000  # steps per episode assumed by step_budget when the env states no episode length
 
 

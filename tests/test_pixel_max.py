@@ -1,5 +1,7 @@
 """MAX from pixels: the latent planners against their references, the texture check, and the agent's interface."""
 
+import itertools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -8,6 +10,8 @@ import torch
 import envs  # noqa: F401
 from agents import MAX
 from agents.max.latent_planning import (
+    cover,
+    cover_reference,
     graph_action_values,
     graph_values,
     search_values,
@@ -42,19 +46,45 @@ def test_value_iteration_matches_its_reference():
     g = torch.Generator().manual_seed(0)
     rewards = torch.rand(7, 3, generator=g, dtype=torch.float64)
     successors = torch.randint(7, (7, 3), generator=g)
-    for steps in (0, 1, 4):
-        torch.testing.assert_close(value_iteration(rewards, successors, steps),
-                                   value_iteration_reference(rewards, successors, steps))  # fmt: skip
+    successors[:3, 0] = torch.arange(3)  # some self-loops
+    for steps in (0, 1, 4, 9):
+        for fast, slow in zip(value_iteration(rewards, successors, steps),
+                              value_iteration_reference(rewards, successors, steps), strict=True):  # fmt: skip
+            torch.testing.assert_close(fast, slow)
 
 
-def test_value_iteration_walks_to_the_only_reward():
+def test_value_iteration_walks_to_the_only_reward_and_a_bump_pays_once_per_arrival():
     # a line of 5 nodes, action 0 left, action 1 right (staying put at the ends); only "right at the last
-    # node" pays 1, at every step it is taken: node n reaches it in 4 - n steps and collects the rest
+    # node" (a bump: it stays) pays 1. It pays once on each arrival: from node 4 the best 4 steps are
+    # bump, left, right, bump (2), not four bumps (4); node n < 4 reaches it in 4 - n steps
     successors = torch.tensor([[max(n - 1, 0), min(n + 1, 4)] for n in range(5)])
     rewards = torch.zeros(5, 2)
     rewards[4, 1] = 1.0
-    assert value_iteration(rewards, successors, 4).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
-    assert value_iteration(rewards, successors, 6).tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]
+    V, W = value_iteration(rewards, successors, 6)
+    assert V[4].tolist() == [0.0, 1.0, 1.0, 1.0, 2.0]
+    assert V[6].tolist() == [1.0, 1.0, 2.0, 2.0, 2.0]  # a third bump from node 4 needs 7 steps
+    assert W[4, 4] == 1.0  # after its bump paid, node 4 must leave and come back: left, right, bump
+    # the same line, the reward on "left at node 3" (a move): paid at every visit, as before
+    rewards = torch.zeros(5, 2)
+    rewards[3, 0] = 1.0
+    assert value_iteration(rewards, successors, 4)[0][4].tolist() == [1.0, 1.0, 2.0, 2.0, 2.0]
+
+
+def test_cover_matches_its_reference_and_keeps_an_outlier():
+    g = torch.Generator().manual_seed(3)
+    # 200 points around 4 places (spread 0.05) and one point seen once, far from them
+    places = torch.randn(4, 5, generator=g, dtype=torch.float64) * 5
+    points = torch.cat([places.repeat(50, 1) + 0.05 * torch.randn(200, 5, generator=g, dtype=torch.float64),
+                        torch.full((1, 5), 20.0, dtype=torch.float64)])  # fmt: skip
+    for spacing, most in ((0.5, 100), (0.0, 7), (0.5, 3)):
+        rows, radius = cover(points, spacing, most, first=0)
+        ref_rows, ref_radius = cover_reference(points, spacing, most, first=0)
+        assert rows.tolist() == ref_rows
+        assert radius == pytest.approx(ref_radius)
+    rows, radius = cover(points, 0.5, 100, first=0)
+    assert len(rows) == 5 and 200 in rows.tolist() and radius <= 0.5  # one node a place, the outlier among them
+    rows, _ = cover(points, 0.5, 2, first=0)
+    assert rows.tolist() == [0, 200]  # at two nodes, the outlier is the second
 
 
 def test_search_values_match_their_reference():
@@ -76,11 +106,27 @@ def test_graph_planner_prefers_the_way_to_the_frontier():
         return utility, z[:, None, :] + shifts[None]
 
     nodes = torch.arange(6.0)[:, None]  # (6, 1)
-    values = graph_values(step, nodes, horizon=10)
-    q = graph_action_values(step, torch.tensor([[1.0]]), nodes, values)
-    assert q[0, 1] > q[0, 0]  # go right, towards the utility
+    levels = graph_values(step, nodes, horizon=10)
+    assert levels[0].shape == (10, 6)
+    q = graph_action_values(step, torch.tensor([[1.0]]), nodes, levels, steps_left=9)
+    assert q[0, 1] > q[0, 0]  # go right, towards the utility: two bumps at x = 5 in 9 steps, against one
+    # with 4 steps left the utility 4 nodes away is out of reach: nothing to plan for
+    assert graph_action_values(step, torch.tensor([[1.0]]), nodes, levels, steps_left=4).abs().max() == 0
     # a floor above every utility leaves nothing to plan for
-    assert graph_values(step, nodes, horizon=10, reward_floor=2.0).abs().max() == 0
+    assert graph_values(step, nodes, horizon=10, reward_floor=2.0)[0].abs().max() == 0
+
+
+def test_a_bump_from_the_current_features_continues_with_the_value_after_loops():
+    # one node; action 0 bumps (stays, utility 1), action 1 leaves to a second node with nothing
+    def step(z):
+        utility = torch.tensor([[1.0, 0.0]]).expand(z.shape[0], 2)
+        return utility, torch.stack([z, z + 10.0], 1)  # (B, A, f)
+
+    nodes = torch.tensor([[0.0], [10.0], [20.0]])
+    levels = graph_values(step, nodes, horizon=6)
+    q = graph_action_values(step, torch.tensor([[0.1]]), nodes, levels, steps_left=6)
+    # bump once (1), then leave: every node pays its bump once on arrival -> 1 + 1 + 1 over 5 more steps
+    assert q[0, 0].item() == 3.0
 
 
 def test_max_dispatches_pictures_to_the_pixel_planner():
@@ -140,6 +186,52 @@ def test_learning_keeps_features_for_every_transition_and_acts_greedily():
     values = model.action_values(obs)  # (1, A)
     action, _ = model.predict(obs[0].transpose(1, 2, 0), deterministic=True)  # (H, W, C) as the env
     assert action == int(values[0].argmax())
+
+
+def test_the_graph_planner_plans_over_the_steps_left_in_the_episode():
+    """The maze states its length (20 steps): the plan covers 19 steps after the first, and each action is
+    valued with the steps left; an env that states none gets the tabular planner's fallback."""
+    model = run(0, steps=95, planning_horizon=None)
+    assert model.episode_limit == 20 and model.node_values.shape[0] == 20
+    assert model.episode_step == 95 % 20 and model._steps_left() == 20 - 95 % 20
+    assert run(0, steps=95, planning_horizon=7).node_values.shape[0] == 7  # a cap
+    free = PixelMAX(gym.wrappers.TimeLimit(maze().unwrapped, 10**9), seed=0, **TINY)
+    free.episode_limit = None  # an env that states no length: 100 steps until an episode ends
+    free.planning_horizon = None
+    assert free._horizon() == 100
+
+
+def test_every_observation_lies_near_a_node_and_a_bounded_graph_keeps_the_newest():
+    model = run(0, steps=160, max_nodes=10**4)
+    seen = torch.cat([model.features[60:], model.next_features[60:]])  # (M, f) since the encoder's training
+    gap = (seen[:, None] - model.nodes[None]).norm(dim=-1).min(1).values  # (M,) to the nearest node
+    assert gap.max() <= model.spacing + 1e-6 and model.spacing > 0
+    assert len(model.nodes) < len(seen)  # repeats of a place are not nodes again
+    small = run(0, steps=160, max_nodes=6)
+    assert len(small.nodes) <= 6
+    assert (small.nodes - small.next_features[-1]).norm(dim=1).min() <= small.spacing + 1e-6  # where it is now
+
+
+def test_a_picture_is_encoded_once(monkeypatch):
+    model = run(0, steps=70)  # past the warm-up: the encoder exists
+    encoded = []
+    encode = model._encode
+    monkeypatch.setattr(model, "_encode", lambda pictures, **kw: encoded.append(len(pictures)) or encode(pictures))
+    model.learn(30, reset_num_timesteps=False)
+    # 30 steps of the 20-step maze, one reset among them: each picture the agent sees is encoded once, to
+    # act and to store (a bump shows the same picture again: not encoded again)
+    goes_on = np.all(model.next_observations[:-1] == model.observations[1:], axis=(1, 2, 3))  # (99,)
+    assert goes_on.sum() == 99 - 4  # episodes end at steps 20, 40, 60 and 80
+    seen = [model.observations[69]]
+    for i in range(70, 100):
+        seen += ([] if goes_on[i - 1] else [model.observations[i]]) + [model.next_observations[i]]
+    changes = sum(not np.array_equal(a, b) for a, b in itertools.pairwise(seen))
+    assert set(encoded) == {1} and sum(encoded) == changes and len(model.features) == 100
+    torch.testing.assert_close(model.next_features[:-1][goes_on], model.features[1:][goes_on], rtol=0, atol=0)
+    # encoding every stored picture again (an encoder training) gives the same features
+    before = model.features.clone(), model.next_features.clone()
+    model._encode_stored()
+    torch.testing.assert_close((model.features, model.next_features), before)
 
 
 @pytest.mark.parametrize("planner", ["graph", "search"])

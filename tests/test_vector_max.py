@@ -52,7 +52,10 @@ def test_max_on_cartpole_standardises_by_the_warmup_and_plans_over_real_states()
     warmup = torch.as_tensor(np.concatenate([model.observations[:50], model.next_observations[:50]]))
     torch.testing.assert_close(model.encoder.mean, warmup.mean(0))  # frozen at the end of the warm-up
     torch.testing.assert_close(model.features, model.encoder(torch.as_tensor(model.observations)))
-    assert model.nodes.shape == (32, 4) and model.has_model
+    assert model.has_model and model.nodes.shape[1] == 4 and 1 <= len(model.nodes) <= 32  # max_nodes
+    # every node is a real state's features
+    seen = torch.cat([model.features, model.next_features])
+    assert (model.nodes[:, None] - seen[None]).norm(dim=-1).min(1).values.max() == 0
     values = model.action_values(model.observations[-1:])  # (1, A)
     assert model.predict(model.observations[-1], deterministic=True)[0] == int(values[0].argmax())
 

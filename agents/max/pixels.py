@@ -10,8 +10,13 @@ actions, each member with its own bootstrap weights) is fit; between those, the 
 ``model_every`` steps. The utility of (features, action) is the members' Jensen-Renyi divergence, as in
 continuous worlds. The exploration MDP is solved again after every refit and the agent acts greedily
 (ties at random) on its action values from the current features (:mod:`agents.max.latent_planning`):
-``planner="graph"`` (default) by value iteration over the features of real observations, or
-``planner="search"`` by exhaustive search over short action sequences.
+``planner="graph"`` (default) by value iteration, over the steps left in the episode, on a graph whose
+nodes are a greedy cover of the real observations' features (kept up to date at every step, so a place
+seen once stays a node), or ``planner="search"`` by exhaustive search over short action sequences.
+
+A step costs the same however long the run: each picture is encoded once, the stored features live in
+buffers that double when full, the reward floor is a quantile over at most ``floor_sample`` stored
+transitions and the graph has at most ``max_nodes`` nodes.
 """
 
 from __future__ import annotations
@@ -42,9 +47,9 @@ from agents.checkpoint import (
 from agents.devices import check_device
 from agents.encoders import InverseDynamicsEncoder
 from agents.max.base import MAX
-from agents.max.latent_planning import graph_action_values, graph_values, search_values
+from agents.max.latent_planning import cover, graph_action_values, graph_values, search_values
 from agents.max.real_steps import RealStepLoop
-from agents.tabular_explorer import greedy_actions
+from agents.tabular_explorer import episode_limit, greedy_actions, planned_horizon, steps_to_plan
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
 from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions
 from world_models.utilities import jensen_renyi
@@ -114,12 +119,19 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     :param decay: Jensen-Renyi variance rescaling (official continuous code: 0.1).
     :param warmup_steps: uniformly random actions first.
     :param planner: ``"graph"`` (value iteration over real observations' features) or ``"search"``.
-    :param planning_horizon: steps planned ahead by the graph planner.
+    :param planning_horizon: most steps the graph planner plans ahead; ``None`` plans over the steps left in
+        the episode where the env states its length (``horizon`` or ``spec.max_episode_steps``), else over
+        100 steps until an episode ends and then over the longest episode seen (as
+        :class:`~agents.max.tabular.TabularMAX` does).
     :param search_depth: actions per sequence of the search planner (A^depth imagined steps per action).
-    :param max_nodes: most real observations the graph planner plans over (a random subset beyond).
+    :param max_nodes: most nodes of the graph planner; past it the cover's spacing grows.
+    :param node_spacing: an observation becomes a node when it lies farther from every node than this
+        fraction of the median length of the real steps that moved (in feature space, measured at each
+        encoder training); 0 makes every distinct observation a node, up to ``max_nodes``.
     :param reward_floor: quantile of the utilities of real transitions subtracted from every utility
         (floored at 0) before planning, so the small disagreement left on transitions already seen does not
         add up over a long horizon; ``None`` plans on the utility as is.
+    :param floor_sample: most stored transitions (evenly spaced over the run) the floor's quantile is taken on.
     :param tensorboard_log: folder for TensorBoard runs.
     :param seed: seed of every random choice.
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
@@ -132,7 +144,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         "encoder_steps", "encoder_every", "augment_noise", "ensemble_size", "hidden_size", "n_hidden_layers",
         "model_learning_rate", "model_batch_size", "model_steps", "fresh_model_steps", "model_every",
         "bootstrap", "decay", "warmup_steps", "planner", "planning_horizon", "search_depth",
-        "max_nodes", "reward_floor", "log_interval",
+        "max_nodes", "node_spacing", "reward_floor", "floor_sample", "log_interval",
     )  # fmt: skip
 
     def __init__(
@@ -160,10 +172,12 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         decay: float = 0.1,
         warmup_steps: int = 300,
         planner: str = "graph",
-        planning_horizon: int = 50,
+        planning_horizon: int | None = None,
         search_depth: int = 3,
         max_nodes: int = 1024,
+        node_spacing: float = 0.1,
         reward_floor: float | None = 0.9,
+        floor_sample: int = 2048,
         tensorboard_log: str | None = None,
         seed: int | None = None,
         device: torch.device | str = "auto",
@@ -178,11 +192,15 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         counts = {"features_dim": 1, "encoder_batch_size": 1, "encoder_steps": 1, "encoder_every": 1,
                   "ensemble_size": 2, "hidden_size": 1, "n_hidden_layers": 1, "model_batch_size": 1,
                   "model_steps": 0, "fresh_model_steps": 1, "model_every": 1, "warmup_steps": 1,
-                  "planning_horizon": 1, "search_depth": 1, "max_nodes": 1, "log_interval": 1}  # fmt: skip
+                  "search_depth": 1, "max_nodes": 1, "floor_sample": 1, "log_interval": 1}  # fmt: skip
+        if planning_horizon is not None:
+            counts["planning_horizon"] = 1
         for name, least in counts.items():
             value = locals()[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+        if isinstance(node_spacing, bool) or not isinstance(node_spacing, int | float) or not node_spacing >= 0:
+            raise ValueError(f"node_spacing must be a number >= 0, got {node_spacing!r}")
         if not augment_noise >= 0:
             raise ValueError(f"augment_noise must be >= 0, got {augment_noise!r}")
         if reward_floor is not None and not 0.0 <= reward_floor <= 1.0:
@@ -233,12 +251,17 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         self._actions = np.zeros(0, dtype=np.int64)  # (capacity,)
         self._weights = np.zeros((self.ensemble_size, 0), dtype=np.float32)  # (E, capacity)
         self.n_real = 0
-        self.features = torch.zeros(0, self.features_dim, device=self.device)  # (N, f) of the observations
-        self.next_features = torch.zeros(0, self.features_dim, device=self.device)  # (N, f)
+        self._features = torch.zeros(0, self.features_dim, device=self.device)  # (capacity, f) of the observations
+        self._next_features = torch.zeros(0, self.features_dim, device=self.device)  # (capacity, f)
         self.nodes = torch.zeros(0, self.features_dim, device=self.device)  # (n, f) the graph planner's
-        self.node_values = torch.zeros(0, device=self.device)  # (n,)
-        self.node_index = np.zeros(0, dtype=np.int64)  # (n,) the stored observations that are nodes
+        self.planned_nodes = self.nodes  # (n', f) the nodes of the last plan (later ones join at the next)
+        self.spacing = 0.0  # an observation farther than this from every node becomes one
+        # (H, n) each: the nodes' values with 0..H-1 steps left, and once their self-loops have paid
+        self.node_values = torch.zeros(0, 0, device=self.device)
+        self.node_values_after_loops = torch.zeros(0, 0, device=self.device)
+        self.episode_limit = episode_limit(self.env) if self.env is not None else None
         self.floor = 0.0
+        self._latest: tuple[np.ndarray, torch.Tensor] | None = None  # the last picture encoded, its features
         self.last_nll = self.last_utility = self.last_inverse_loss = float("nan")
 
     def _build_model(self) -> None:
@@ -261,13 +284,21 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             self._next_observations = np.concatenate([self._next_observations, room])
             self._actions = np.concatenate([self._actions, np.zeros(grow, dtype=np.int64)])
             self._weights = np.concatenate([self._weights, np.zeros((self.ensemble_size, grow), np.float32)], 1)
+            room = torch.zeros(grow, self.features_dim, device=self.device)
+            self._features = torch.cat([self._features, room])
+            self._next_features = torch.cat([self._next_features, room])
+        # the episode goes on from the last stored outcome: its features are this observation's
+        continues = n > 0 and np.array_equal(observation, self._next_observations[n - 1])
         self._observations[n], self._actions[n], self._next_observations[n] = observation, action, next_observation
         self._weights[:, n] = bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng)[:, 0]
         self.n_real = n + 1
-        if self.has_model:  # the encoder exists: keep the features and the model's statistics up to date
-            z, z_next = self._encode(np.stack([observation, next_observation])).split(1)  # (1, f) each
-            self.features = torch.cat([self.features, z])
-            self.next_features = torch.cat([self.next_features, z_next])
+        if self.has_model:  # the encoder exists: keep the features, the nodes and the model's statistics up to date
+            z = self._next_features[n - 1 : n] if continues else self._encode_latest(observation)  # (1, f)
+            z_next = self._encode_latest(next_observation)  # (1, f)
+            if not continues:
+                self._add_node(z[0])
+            self._add_node(z_next[0])
+            self._features[n], self._next_features[n] = z[0], z_next[0]
             self.model.update_normalizers(z, self._one_hot(torch.tensor([action], device=self.device)), z_next)
 
     # the real transitions so far: (N, C, H, W) pictures, (N,) actions, (N, C, H, W) next pictures and each
@@ -288,6 +319,15 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     def weights(self) -> np.ndarray:
         return self._weights[:, : self.n_real]
 
+    # (N, f) features of the stored observations and next observations
+    @property
+    def features(self) -> torch.Tensor:
+        return self._features[: self.n_real]
+
+    @property
+    def next_features(self) -> torch.Tensor:
+        return self._next_features[: self.n_real]
+
     def _one_hot(self, actions: torch.Tensor) -> torch.Tensor:
         return F.one_hot(actions.long(), self.n_actions).float()  # (B, A)
 
@@ -298,6 +338,15 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         chunks = [self.encoder(torch.as_tensor(pictures[i : i + batch_size], device=self.device))
                   for i in range(0, len(pictures), batch_size)]  # fmt: skip
         return torch.cat(chunks) if chunks else torch.zeros(0, self.features_dim, device=self.device)
+
+    def _encode_latest(self, picture: np.ndarray) -> torch.Tensor:
+        """(1, f) features of one (C, H, W) picture, remembering the last one encoded: the picture the agent
+        acts on is the outcome it just stored, so each picture is encoded once."""
+        if self._latest is not None and np.array_equal(self._latest[0], picture):
+            return self._latest[1]
+        z = self._encode(picture[None])  # (1, f)
+        self._latest = (picture.copy(), z)
+        return z
 
     # ------------------------------------------------------------------ encoder, model and plan
     def train_encoder(self) -> float:
@@ -324,16 +373,54 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         return (pictures + self.augment_noise * torch.randn_like(pictures)).clamp(0.0, 255.0)
 
     def _encode_stored(self) -> None:
-        """Features (N, f) of every stored picture and next picture, with the current encoder."""
-        self.features, self.next_features = self._encode(self.observations), self._encode(self.next_observations)
+        """Features (N, f) of every stored picture and next picture, with the current encoder; a next picture
+        that is the following step's picture (the episode went on) is not encoded twice."""
+        n = self.n_real
+        self._features = self._encode(self._observations[:n])  # (N, f), capacity N: the next store grows it
+        self._next_features = self._features.roll(-1, 0).clone()  # (N, f) the following step's features
+        ended = np.ones(n, dtype=bool)  # (N,) whether row i's next picture is not row i + 1's picture
+        ended[:-1] = np.any((self._next_observations[: n - 1] != self._observations[1:n]).reshape(n - 1, -1), axis=1)
+        rows = torch.as_tensor(np.flatnonzero(ended), device=self.device)
+        self._next_features[rows] = self._encode(self._next_observations[:n][ended])
+        self._observations, self._next_observations = self._observations[:n], self._next_observations[:n]
+        self._actions, self._weights = self._actions[:n], self._weights[:, :n]
+
+    # ------------------------------------------------------------------ the graph's nodes
+    def _move_length(self) -> float:
+        """Median length, in feature space, of the real steps whose features moved (0 if none did)."""
+        lengths = (self.next_features - self.features).norm(dim=1)  # (N,)
+        moved = lengths[lengths > 1e-6 * max(float(lengths.max()), 1e-12)] if len(lengths) else lengths
+        return float(moved.median()) if len(moved) else 0.0
+
+    def _cover_stored(self) -> None:
+        """Nodes anew after the features changed: a greedy cover of every stored observation and outcome at
+        ``node_spacing`` times the real steps' median length, from where the agent is now."""
+        points = torch.cat([self.features, self.next_features])  # (2N, f)
+        self.spacing = self.node_spacing * self._move_length()
+        rows, radius = cover(points, self.spacing, self.max_nodes, first=len(points) - 1)
+        self.nodes = points[rows]  # (n, f)
+        self.spacing = max(self.spacing, radius)
+
+    def _add_node(self, z: torch.Tensor) -> None:
+        """Make features ``z`` (f,) a node when they lie farther than ``spacing`` from every node; past
+        ``max_nodes`` the spacing grows by a quarter and the nodes are covered again (the newest kept)."""
+        if len(self.nodes) and float((self.nodes - z).norm(dim=1).min()) <= self.spacing:
+            return
+        self.nodes = torch.cat([self.nodes, z[None]])  # (n + 1, f)
+        while len(self.nodes) > self.max_nodes:
+            self.spacing = max(1.25 * self.spacing, 1e-6)
+            rows, _ = cover(self.nodes, self.spacing, self.max_nodes, first=len(self.nodes) - 1)
+            self.nodes = self.nodes[rows.sort().values]
 
     def _refresh(self) -> None:
         """Encode every stored picture again and fit a fresh ensemble on the new features."""
+        self._latest = None  # the encoder changed
         self._encode_stored()
         self._build_model()
         actions = self._one_hot(torch.as_tensor(self.actions, device=self.device))  # (N, A)
         self.model.update_normalizers(self.features, actions, self.next_features)
         self.has_model = True
+        self._cover_stored()
         self.train(self.fresh_model_steps)
 
     def train(self, steps: int | None = None) -> float:
@@ -367,29 +454,41 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             raise RuntimeError(f"PixelMAX has no model before warmup_steps ({self.warmup_steps}) real steps")
         return self.step_values(self._encode(np.asarray(pictures, dtype=self.OBSERVATION_DTYPE)))[0].cpu().numpy()
 
+    def _horizon(self) -> int:
+        """Most steps the graph planner plans over (:func:`~agents.tabular_explorer.planned_horizon`)."""
+        return planned_horizon(self.planning_horizon, self.episode_limit, self.longest_episode)
+
+    def _steps_left(self) -> int:
+        """Steps to plan over from now: the rest of the episode, capped at the horizon."""
+        return steps_to_plan(self.planning_horizon, self.episode_limit, self.longest_episode, self.episode_step)
+
     @torch.no_grad()
-    def _solve(self, node_index: np.ndarray | None = None) -> None:
-        """The reward floor from the real transitions' utilities, and the graph planner's node values over
-        stored observations ``node_index`` (default: a fresh uniform draw of ``max_nodes``; a loaded
-        checkpoint passes the saved draw, so a resumed run plans over the same graph and its random stream
-        continues where the saved one stopped)."""
-        taken = torch.as_tensor(self.actions, device=self.device)[:, None]  # (N, 1)
-        real_utility = self.step_values(self.features)[0].gather(1, taken)  # (N, 1)
+    def _solve(self) -> None:
+        """The reward floor from the utilities of at most ``floor_sample`` real transitions (evenly spaced
+        over the run: no random draw, so a loaded run computes the same), and the graph planner's node
+        values for every number of steps left up to the horizon."""
+        rows = torch.linspace(0, self.n_real - 1, min(self.n_real, self.floor_sample), device=self.device).long()
+        taken = torch.as_tensor(self.actions, device=self.device)[rows, None]  # (n_floor, 1)
+        real_utility = self.step_values(self.features[rows])[0].gather(1, taken)  # (n_floor, 1)
         self.last_utility = float(real_utility.mean())
         self.floor = 0.0 if self.reward_floor is None else float(torch.quantile(real_utility, self.reward_floor))
         if self.planner == "graph":
-            if node_index is None:
-                node_index = np.sort(self.rng.permutation(self.n_real)[: self.max_nodes])
-            self.node_index = node_index  # (n,) rows of the stored observations
-            self.nodes = self.features[torch.as_tensor(node_index, device=self.device)]  # (n, f)
-            self.node_values = graph_values(self.step_values, self.nodes, self.planning_horizon, self.floor)
+            self.planned_nodes = self.nodes
+            self.node_values, self.node_values_after_loops = graph_values(
+                self.step_values, self.planned_nodes, self._horizon(), self.floor
+            )  # (H, n) each
 
     @torch.no_grad()
     def action_values(self, pictures: np.ndarray) -> np.ndarray:
-        """(B, A) values of every action from (B, C, H, W) pictures in the current exploration MDP."""
-        features = self._encode(pictures)  # (B, f)
+        """(B, A) values of every action from (B, C, H, W) pictures in the current exploration MDP, with the
+        steps left in the episode."""
+        features = self._encode_latest(pictures[0]) if len(pictures) == 1 else self._encode(pictures)  # (B, f)
         if self.planner == "graph":
-            values = graph_action_values(self.step_values, features, self.nodes, self.node_values, self.floor)
+            steps_left = min(self._steps_left(), len(self.node_values))
+            levels = (self.node_values, self.node_values_after_loops)
+            values = graph_action_values(
+                self.step_values, features, self.planned_nodes, levels, steps_left, self.floor
+            )  # fmt: skip
         else:
             values = search_values(self.step_values, features, self.search_depth, self.floor)
         return values.cpu().numpy()
@@ -426,6 +525,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
 
     def _record_logs(self) -> None:
         self.logger.record("train/inverse_loss", self.last_inverse_loss)
+        self.logger.record("model/graph_nodes", len(self.nodes))
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002
@@ -449,7 +549,10 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             "features": self.features.cpu(),
             "next_features": self.next_features.cpu(),
             "counters": progress_counters(self),
-            "node_index": torch.from_numpy(self.node_index),
+            "clock": {"episode_step": self.episode_step, "longest_episode": self.longest_episode},
+            "nodes": self.nodes.cpu(),
+            "planned_nodes": self.planned_nodes.cpu(),
+            "spacing": self.spacing,
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
@@ -472,17 +575,27 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         model._next_observations, model._weights = data["next_observations"].copy(), data["weights"].copy()
         model.n_real = len(model._actions)
         restore_progress_counters(model, checkpoint["counters"])
+        clock = checkpoint.get("clock", {})  # absent from older checkpoints: a run loaded at an episode's end
+        model.episode_step, model.longest_episode = clock.get("episode_step", 0), clock.get("longest_episode", 0)
         if checkpoint["has_model"]:
             if "features" in checkpoint:
-                model.features = checkpoint["features"].to(model.device)  # (N, f)
-                model.next_features = checkpoint["next_features"].to(model.device)  # (N, f)
+                model._features = checkpoint["features"].to(model.device)  # (N, f)
+                model._next_features = checkpoint["next_features"].to(model.device)  # (N, f)
             else:  # older checkpoints: encoded again
                 model._encode_stored()
             model.model.load_state_dict(checkpoint["model"])
             model.optimizer.load_state_dict(checkpoint["optimizer"])
             model.has_model = True
-            saved = checkpoint.get("node_index")  # absent from older checkpoints: a fresh draw
-            model._solve(saved.numpy() if saved is not None and len(saved) else None)
+            if "nodes" in checkpoint:
+                model.nodes = checkpoint["planned_nodes"].to(model.device)
+                model._solve()  # the plan as it was, then the nodes added since
+                model.nodes, model.spacing = checkpoint["nodes"].to(model.device), float(checkpoint["spacing"])
+            else:  # older checkpoints: covered anew
+                model._cover_stored()
+                model._solve()
+        else:  # no features before the warm-up ends: buffers as long as the data
+            model._features = torch.zeros(model.n_real, model.features_dim, device=model.device)
+            model._next_features = torch.zeros(model.n_real, model.features_dim, device=model.device)
         model.rng.bit_generator.state = checkpoint["rng"]
         torch.set_rng_state(checkpoint["torch_rng"])
         return model

@@ -1,8 +1,9 @@
 """The real-step loop the model-learning MAX planners share (continuous states, pictures).
 
 Mixed in before Stable-Baselines3's ``BaseAlgorithm``: each real step the planner acts, the one env steps,
-the transition is stored, the planner learns on its own schedule, the end of an episode dumps the logs,
-and the callbacks see the step (and may stop the run), as SB3's own ``learn`` does.
+the transition is stored, the planner learns on its own schedule, the episode clock moves on
+(``episode_step``, the steps taken in this episode, and ``longest_episode``), the end of an episode dumps
+the logs, and the callbacks see the step (and may stop the run), as SB3's own ``learn`` does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from agents.callbacks import VISIT_COVERAGES, dump_episode_logs
 class RealStepLoop:
     """``learn`` for a planner that implements the four hooks below and keeps ``last_utility`` and
     ``last_nll`` (logged as ``explore/utility_mean`` and ``model/nll``)."""
+
+    episode_step: int = 0  # steps taken in the current episode
+    longest_episode: int = 0  # steps of the longest episode ended so far
 
     def _observation_batch(self, observation: Any) -> np.ndarray:
         """One observation (or a batch of one) as the planner's (1, ...) array."""
@@ -51,9 +55,12 @@ class RealStepLoop:
         if self.env is None:
             raise ValueError(f"{type(self).__name__} has no env: pass one to the constructor or to load(..., env=env)")
         log_interval = self.log_interval if log_interval is None else log_interval
+        env_resets = reset_num_timesteps or self._last_obs is None  # SB3's _setup_learn then resets the env
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name or "MAX", progress_bar
         )
+        if env_resets:
+            self.episode_step = 0
         callback.on_training_start(locals(), globals())
         while self.num_timesteps < total_timesteps:
             obs = self._observation_batch(self._last_obs)  # (1, ...)
@@ -66,6 +73,9 @@ class RealStepLoop:
             self._store(obs[0], action, self._observation_batch(next_obs)[0])
             self._last_obs = new_obs
             self._after_step(new_obs)
+            if done:
+                self.longest_episode = max(self.longest_episode, self.episode_step + 1)
+            self.episode_step = 0 if done else self.episode_step + 1
             if done:
                 self._episode_num += 1
                 if self._episode_num % log_interval == 0:

@@ -22,7 +22,12 @@ from torch.nn import functional as F
 
 from agents.checkpoint import env_identity
 from agents.max.base import MAX
-from agents.tabular_explorer import TabularExplorer
+from agents.tabular_explorer import (
+    DEFAULT_PLANNING_HORIZON,
+    TabularExplorer,
+    planned_horizon,
+    steps_to_plan,
+)
 from vision_tools.sparse_vd import kl_divergence, kl_weight, record_sparsity
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights, fit
 from world_models.discrete import INPUT_CODINGS, STATE_SETS, DiscreteDynamicsEnsemble, SeenStatesDynamicsEnsemble
@@ -32,8 +37,6 @@ from world_models.transition_memory import TransitionMemory
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PLANNING_HORIZON = 100  # steps planned over before any episode has ended, when the env states none
-MAX_PLANNING_HORIZON = 1000  # cap of a horizon refined from observed episode lengths
 
 
 class TabularMAX(MAX, TabularExplorer):
@@ -287,11 +290,8 @@ class TabularMAX(MAX, TabularExplorer):
         return self.last_nll
 
     def _horizon(self) -> int:
-        """Steps planned over: ``planning_horizon``, else the env's episode length, else the longest episode
-        seen (``DEFAULT_PLANNING_HORIZON`` before any ended), capped at ``MAX_PLANNING_HORIZON``."""
-        if self.planning_horizon or self.episode_limit:
-            return int(self.planning_horizon or self.episode_limit)
-        return min(self.longest_episode or DEFAULT_PLANNING_HORIZON, MAX_PLANNING_HORIZON)
+        """Steps planned over (:func:`~agents.tabular_explorer.planned_horizon`)."""
+        return planned_horizon(self.planning_horizon, self.episode_limit, self.longest_episode)
 
     def _replan(self) -> None:
         """Rebuild the exploration MDP from the ensemble; :meth:`_solve` solves it when an action is asked for."""
@@ -326,8 +326,7 @@ class TabularMAX(MAX, TabularExplorer):
 
     def _steps_left(self) -> int:
         """Steps to plan over from now: the rest of the episode, capped at ``planning_horizon``."""
-        left = self.episode_limit - self.episode_step if self.episode_limit is not None else self._horizon()
-        return max(1, min(self._horizon(), left))
+        return steps_to_plan(self.planning_horizon, self.episode_limit, self.longest_episode, self.episode_step)
 
     def _action_values(self, states: np.ndarray) -> np.ndarray:
         """(B, A) planned values with the steps left in the episode; all equal (random) before learning_starts."""

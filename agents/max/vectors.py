@@ -65,11 +65,15 @@ class VectorMAX(PixelMAX):
     :param decay: Jensen-Renyi variance rescaling (official continuous code: 0.1).
     :param warmup_steps: uniformly random actions first; their states set the standardisation.
     :param planner: ``"graph"`` (value iteration over real states) or ``"search"``.
-    :param planning_horizon: steps planned ahead by the graph planner.
+    :param planning_horizon: most steps the graph planner plans ahead; ``None``: the steps left in the
+        episode (CartPole 500, Acrobot 500, LunarLander 1000 at most), as :class:`~agents.max.pixels.PixelMAX`.
     :param search_depth: actions per sequence of the search planner.
-    :param max_nodes: most real states the graph planner plans over (a random subset beyond).
+    :param max_nodes: most nodes of the graph planner; past it the cover's spacing grows.
+    :param node_spacing: a state becomes a node when it lies farther from every node than this fraction of
+        the median length of the real (standardised) steps.
     :param reward_floor: quantile of the utilities of real transitions subtracted from every utility
         (floored at 0) before planning; ``None`` plans on the utility as is.
+    :param floor_sample: most stored transitions the floor's quantile is taken on.
     :param tensorboard_log: folder for TensorBoard runs.
     :param seed: seed of every random choice.
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
@@ -81,7 +85,8 @@ class VectorMAX(PixelMAX):
     HYPER_PARAMETERS: ClassVar[tuple[str, ...]] = (
         "ensemble_size", "hidden_size", "n_hidden_layers", "model_learning_rate", "model_batch_size",
         "model_steps", "fresh_model_steps", "model_every", "bootstrap", "decay", "warmup_steps", "planner",
-        "planning_horizon", "search_depth", "max_nodes", "reward_floor", "log_interval",
+        "planning_horizon", "search_depth", "max_nodes", "node_spacing", "reward_floor", "floor_sample",
+        "log_interval",
     )  # fmt: skip
 
     def __init__(
@@ -100,10 +105,12 @@ class VectorMAX(PixelMAX):
         decay: float = 0.1,
         warmup_steps: int = 300,
         planner: str = "graph",
-        planning_horizon: int = 50,
+        planning_horizon: int | None = None,
         search_depth: int = 3,
         max_nodes: int = 1024,
+        node_spacing: float = 0.1,
         reward_floor: float | None = 0.9,
+        floor_sample: int = 2048,
         tensorboard_log: str | None = None,
         seed: int | None = None,
         device: torch.device | str = "auto",
@@ -118,7 +125,8 @@ class VectorMAX(PixelMAX):
             model_learning_rate=model_learning_rate, model_batch_size=model_batch_size, model_steps=model_steps,
             fresh_model_steps=fresh_model_steps, model_every=model_every, bootstrap=bootstrap, decay=decay,
             warmup_steps=warmup_steps, planner=planner, planning_horizon=planning_horizon,
-            search_depth=search_depth, max_nodes=max_nodes, reward_floor=reward_floor,
+            search_depth=search_depth, max_nodes=max_nodes, node_spacing=node_spacing, reward_floor=reward_floor,
+            floor_sample=floor_sample,
             tensorboard_log=tensorboard_log, seed=seed, device=device, verbose=verbose, log_interval=log_interval,
         )  # fmt: skip
 

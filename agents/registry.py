@@ -16,6 +16,8 @@ from stable_baselines3.common.type_aliases import GymEnv
 
 from agents.bonus_dqn import BonusDQN
 from agents.bootstrapped_dqn import BootstrappedDQN
+from agents.curiosity import ICM, RND
+from agents.curiosity.networks import check_curiosity_space
 from agents.dqn import DQN
 from agents.encoders import SmallCNN
 from agents.max import MAX
@@ -29,10 +31,13 @@ AGENTS: dict[str, type] = {
     "bootdqn-prior": BootstrappedDQN,
     "bonusdqn": BonusDQN,
     "dqn": DQN,
+    "rnd": RND,
+    "icm": ICM,
     "random": RandomExplorer,
     "perfect": PerfectMemoryExplorer,
 }
-SB3_AGENTS = ("bootdqn", "bootdqn-prior", "bonusdqn", "dqn")
+SB3_AGENTS = ("bootdqn", "bootdqn-prior", "bonusdqn", "dqn", "rnd", "icm")
+DISCRETE_ACTION_AGENTS = ("bootdqn", "bootdqn-prior", "bonusdqn", "dqn", "icm")  # RND takes any action space
 
 CHAIN_HYPER_PARAMETERS: dict[str, dict[str, Any]] = {
     "max": {},
@@ -40,6 +45,8 @@ CHAIN_HYPER_PARAMETERS: dict[str, dict[str, Any]] = {
     "bootdqn-prior": {"prior_scale": 1.0},  # the grid's choice; the paper's 3 scored within one pair of it
     "bonusdqn": {},
     "dqn": {"learning_rate": 3e-4, "exploration_fraction": 0.5},
+    "rnd": {},
+    "icm": {},
     "random": {},
     "perfect": {},
 }
@@ -57,13 +64,15 @@ def check_spaces(algo: str, env: GymEnv) -> None:
 
     MAX needs Discrete observations and actions, a 1-D Box of observations and Box actions, or uint8
     (H, W, C) pictures and Discrete actions; the
-    reference explorers need Discrete observations and actions; the DQN family needs Discrete actions (any
-    observation SB3's policies take).
+    reference explorers need Discrete observations and actions; the DQN family and ICM need Discrete actions
+    (any observation SB3's policies take; ICM and RND: Discrete, 1-D Box or pictures).
     """
     if algo == "max":
         planner_class(env)
     elif algo in SB3_AGENTS:
-        if not isinstance(env.action_space, spaces.Discrete):
+        if algo in ("rnd", "icm"):
+            check_curiosity_space(env.observation_space, AGENTS[algo].__name__)
+        if algo in DISCRETE_ACTION_AGENTS and not isinstance(env.action_space, spaces.Discrete):
             raise TypeError(
                 f"{algo} ({AGENTS[algo].__name__}) needs a Discrete action space; got action_space={env.action_space}"
             )
@@ -83,7 +92,8 @@ def make_agent(
     """Build agent ``algo`` (a key of ``AGENTS``) on ``env`` with the chain hyper-parameters.
 
     :param algo: short name: ``max``, ``bootdqn``, ``bootdqn-prior`` (with randomized prior functions),
-        ``bonusdqn``, ``dqn``, ``random`` or ``perfect``.
+        ``bonusdqn``, ``dqn``, ``rnd`` (Random Network Distillation), ``icm`` (Intrinsic Curiosity Module),
+        ``random`` or ``perfect``.
     :param env: the environment.
     :param seed: seed of the agent (and the env).
     :param device: torch device.

@@ -14,6 +14,8 @@ LABELS = {
     "bootdqn-prior": "Bootstrapped DQN + prior",
     "bonusdqn": "bonus DQN",
     "dqn": "DQN (eps-greedy)",
+    "rnd": "RND",
+    "icm": "ICM",
     "random": "random",
 }
 

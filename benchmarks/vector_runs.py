@@ -3,8 +3,8 @@
 world's state grid (:data:`envs.STATE_GRIDS`) visited after every ``every`` steps.
 
 The explorers (:data:`VECTOR_METHODS`): MAX (:class:`~agents.max.vectors.VectorMAX`), uniformly random
-actions (the same class, its warm-up never ending) and the DQN family with the registry's defaults (bonus
-DQN counts SimHash codes of the states).
+actions (the same class, its warm-up never ending), the DQN family with the registry's defaults (bonus
+DQN counts SimHash codes of the states) and the curiosity baselines RND and ICM (:mod:`agents.curiosity`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ VECTOR_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "dqn": ("dqn", {}),
     "bootdqn": ("bootdqn", {}),
     "bonusdqn": ("bonusdqn", {"bonus": "simhash"}),
+    "rnd": ("rnd", {}),
+    "icm": ("icm", {}),
 }
 VECTOR_LABELS = {"max": "MAX", "random": "random", "dqn": "DQN (eps-greedy)", "bootdqn": "Bootstrapped DQN",
-                 "bonusdqn": "bonus DQN (SimHash)"}  # fmt: skip
+                 "bonusdqn": "bonus DQN (SimHash)", "rnd": "RND", "icm": "ICM"}  # fmt: skip
 VECTOR_WORLDS = ("CartPole-v1", "Acrobot-v1", "LunarLander-v3")
 
 

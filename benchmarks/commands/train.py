@@ -1,9 +1,9 @@
 """Train an exploration agent and report how much of the environment it tried.
 
---algo picks the agent: max, bootdqn, bootdqn-prior, bonusdqn, dqn, random or perfect (the
-perfect-memory explorer); --env any Gymnasium id whose spaces fit it. With no arguments: MAX on the
-50-state semi-random chain until every transition has been tried or 60 episodes pass, TensorBoard logs
-under runs/, and one closing line:
+--algo picks the agent: max, bootdqn, bootdqn-prior, bonusdqn, dqn, rnd (Random Network Distillation),
+icm (the Intrinsic Curiosity Module), random or perfect (the perfect-memory explorer); --env any
+Gymnasium id whose spaces fit it. With no arguments: MAX on the 50-state semi-random chain until every
+transition has been tried or 60 episodes pass, TensorBoard logs under runs/, and one closing line:
 
     explored 100% of 100 transitions in N episodes (T s)
 
@@ -16,6 +16,7 @@ Run it as ``maxplore-train`` (installed with the package) or ``python scripts/tr
     python scripts/train.py --env FrozenLake-v1 --env-kwargs map_name=8x8
     python scripts/train.py --algo dqn --env CartPole-v1 --episodes 200
     python scripts/train.py --algo bootdqn --episodes 200
+    python scripts/train.py --algo rnd --env Acrobot-v1 --timesteps 3000
     python scripts/train.py --agent-kwargs sparse=True states=all bootstrap=poisson
     python scripts/train.py --algo bootdqn --env maxplore/Maze-v0 --env-kwargs obs_mode=rgb
     python scripts/train.py --env Pendulum-v1 --episodes 5       # MAX on continuous states (--config paper)

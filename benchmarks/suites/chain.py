@@ -124,6 +124,8 @@ TUNE_GRID = {
     "bootdqn": {"learning_rate": [1e-3, 3e-4], "target_update_interval": [100, 500]},
     "bootdqn-prior": {"learning_rate": [1e-3, 3e-4], "prior_scale": [1.0, 3.0, 10.0]},
     "bonusdqn": {"learning_rate": [1e-3, 3e-4], "beta": [0.1, 0.5, 1.0]},
+    "rnd": {"learning_rate": [1e-3, 3e-4], "ent_coef": [0.001, 0.01]},
+    "icm": {"learning_rate": [1e-3, 3e-4], "ent_coef": [0.001, 0.01]},
 }
 
 

@@ -45,8 +45,8 @@ CHAIN_HYPER_PARAMETERS: dict[str, dict[str, Any]] = {
     "bootdqn-prior": {"prior_scale": 1.0},  # the grid's choice; the paper's 3 scored within one pair of it
     "bonusdqn": {},
     "dqn": {"learning_rate": 3e-4, "exploration_fraction": 0.5},
-    "rnd": {},
-    "icm": {},
+    "rnd": {"learning_rate": 1e-3, "ent_coef": 0.01},  # the grid's choice (PPO defaults: 3e-4, 0.001)
+    "icm": {},  # the grid's choice: the defaults (3e-4; ent_coef 0.001 and 0.01 tied)
     "random": {},
     "perfect": {},
 }

@@ -4,41 +4,109 @@ The bonus follows the count-based line of work (Strehl & Littman 2008; Bellemare
 et al. 2017) that MAX compares against. N(s, a) is counted when a transition is collected, and the
 bonus is computed from the *current* counts each time a batch is sampled, so an old transition's bonus
 shrinks as its pair keeps being visited (it is not frozen at collection time).
+
+What a state is, by ``bonus``: its index or exact observation (``"count"``), a SimHash code of its raw
+observation (``"simhash"``, Tang et al. 2017), or, for pictures, a SimHash code of features learned by
+inverse dynamics (``"features"``, :class:`FeatureHash`): the features keep what the actions change (where
+the agent stands) and drop what they do not (a texture redrawn at every reset), so the count is of places,
+not of pictures. Tang et al. learn their hash too (an autoencoder's binary code); inverse dynamics is the
+suite's choice because an autoencoder must reproduce the texture.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
+from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import GymEnv, ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.counts import COUNT_METHODS, StateActionCounter
 from agents.dqn import DQN, reject_replay_buffer_kwargs
+from agents.encoders import InverseDynamicsEncoder, encode_pictures, train_inverse_dynamics
+
+BONUSES = (*COUNT_METHODS, "features")
+
+
+class FeatureHash:
+    """State keys of pictures: k-bit SimHash codes of inverse-dynamics features, centred on the stored
+    pictures' mean feature (so the random hyperplanes cut through the data, not beside it).
+
+    :param observation_space: channel-first (C, H, W) pictures in [0, 255].
+    :param n_actions: discrete actions the encoder's inverse head tells apart.
+    :param hash_bits: bits of the code.
+    :param features_dim: size of the features.
+    :param learning_rate: Adam's learning rate for the encoder.
+    :param seed: seed of the SimHash projection.
+    :param device: where the encoder runs.
+    """
+
+    def __init__(
+        self, observation_space: spaces.Box, n_actions: int, *, hash_bits: int = 16, features_dim: int = 32,
+        learning_rate: float = 1e-3, seed: int = 0, device: torch.device | str = "cpu",
+    ) -> None:  # fmt: skip
+        self.device = device
+        self.encoder = InverseDynamicsEncoder(observation_space, n_actions, features_dim=features_dim).to(device)
+        self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=learning_rate)
+        self.center = torch.zeros(features_dim, device=device)  # (f,) mean feature of the stored pictures
+        feature_space = spaces.Box(-np.inf, np.inf, shape=(features_dim,), dtype=np.float32)
+        self.hash = StateActionCounter(feature_space, "simhash", hash_bits=hash_bits, seed=seed)
+
+    @torch.no_grad()
+    def keys(self, pictures: np.ndarray) -> np.ndarray:
+        """(B, C, H, W) pictures -> (B,) int64 codes of their centred features."""
+        features = encode_pictures(self.encoder, np.asarray(pictures), self.device) - self.center  # (B, f)
+        return self.hash.keys(features.cpu().numpy())
+
+    def fit(self, observations: np.ndarray, actions: np.ndarray, next_observations: np.ndarray, *, steps: int,
+            batch_size: int, noise: float, rng: np.random.Generator) -> float:  # fmt: skip
+        """Train the encoder on (N, C, H, W) transitions (:func:`~agents.encoders.train_inverse_dynamics`),
+        then centre on the mean feature of ``observations``; returns the last inverse-dynamics loss."""
+        loss = train_inverse_dynamics(self.encoder, self.optimizer, observations, actions, next_observations,
+                                      steps=steps, batch_size=batch_size, noise=noise, rng=rng,
+                                      device=self.device)  # fmt: skip
+        with torch.no_grad():
+            self.center = encode_pictures(self.encoder, observations, self.device).mean(0)  # (f,)
+        return loss
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"encoder": self.encoder.state_dict(), "optimizer": self.optimizer.state_dict(), "center": self.center}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.encoder.load_state_dict(state["encoder"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.center = state["center"].to(self.device)
 
 
 class CountBonusReplayBuffer(ReplayBuffer):
     """Counts every added (obs, action) in ``counter`` and adds ``beta / sqrt(N(s, a))`` to sampled rewards.
 
     Each stored transition keeps its state's key (``state_keys``), so a sampled batch's counts are looked
-    up without hashing its pictures again. Single environment only. ``bonus_sum`` and ``bonus_n``
-    accumulate the bonuses handed out, for logging.
+    up without hashing its pictures again. ``state_key`` maps (1, *obs_shape) observations to their (1,)
+    keys (default: ``counter.keys``). Single environment only. ``bonus_sum`` and ``bonus_n`` accumulate the
+    bonuses handed out, for logging.
     """
 
-    def __init__(self, *args: Any, counter: StateActionCounter, beta: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, counter: StateActionCounter, beta: float,
+        state_key: Callable[[np.ndarray], np.ndarray] | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         if self.n_envs != 1:
             raise ValueError(f"CountBonusReplayBuffer supports one environment, got n_envs={self.n_envs}")
         self.counter = counter
+        self.state_key = state_key or counter.keys
         self.beta = beta
         self.bonus_sum = 0.0
         self.bonus_n = 0
         self.state_keys = np.zeros(self.buffer_size, dtype=np.int64)  # (buffer_size,) key of each stored obs
 
     def add(self, obs, next_obs, action, reward, done, infos) -> None:
-        keys = self.counter.keys(np.asarray(obs))  # (1,)
+        keys = self.state_key(np.asarray(obs))  # (1,)
         self.counter.add_keys(keys, np.asarray(action))
         self.state_keys[self.pos] = keys[0]
         super().add(obs, next_obs, action, reward, done, infos)
@@ -51,16 +119,36 @@ class CountBonusReplayBuffer(ReplayBuffer):
         self.bonus_n += len(bonus)
         return samples._replace(rewards=samples.rewards + self.to_torch(bonus.reshape(-1, 1).astype(np.float32)))
 
+    def stored(self) -> slice:
+        """The rows of the stored transitions (all of them until the buffer wraps)."""
+        return slice(0, self.size())
+
+    def recount(self) -> None:
+        """Key every stored transition again with ``state_key`` and rebuild the counts from them: after the
+        keys changed meaning (a retrained encoder), N(s, a) counts the stored visits under today's keys."""
+        rows = self.stored()
+        observations = self.observations[rows, 0]  # (N, *obs_shape)
+        self.state_keys[rows] = np.concatenate(
+            [self.state_key(observations[i : i + 512]) for i in range(0, len(observations), 512)]
+        )  # fmt: skip
+        self.counter.table = {}
+        self.counter.add_keys(self.state_keys[rows], self.actions[rows, 0])
+
 
 class BonusDQN(DQN):
     """DQN with a count-based exploration bonus added to replayed rewards (SB3's DQN signature).
 
     :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or a policy class.
     :param env: the environment or its id (one environment).
-    :param bonus: ``"count"`` (exact counts; Discrete states or exact observations) or ``"simhash"``
-        (hashed counts for pixels, Tang et al. 2017).
+    :param bonus: ``"count"`` (exact counts; Discrete states or exact observations), ``"simhash"``
+        (hashed raw observations, Tang et al. 2017) or ``"features"`` (pictures only: hashed inverse-dynamics
+        features, :class:`FeatureHash`; the encoder is trained after ``encoder_every`` steps and every
+        ``encoder_every`` steps after, then every stored transition is keyed and counted again).
     :param beta: bonus scale; the bonus is ``beta / sqrt(N(s, a))`` (>= 0; 1.0 scored best on the chain).
-    :param hash_bits: SimHash code length.
+    :param hash_bits: SimHash code length (of the raw observation or of the features).
+    :param encoder_every: real steps between encoder trainings (``"features"``; MAX from pixels' schedule).
+    :param encoder_steps: inverse-dynamics steps per training (``"features"``).
+    :param augment_noise: std of the pixel noise on the pictures the encoder trains on (``"features"``).
     :param kwargs: every other argument of ``stable_baselines3.DQN``, by keyword.
     """
 
@@ -72,38 +160,84 @@ class BonusDQN(DQN):
         bonus: str = "count",
         beta: float = 1.0,
         hash_bits: int = 32,
+        encoder_every: int = 500,
+        encoder_steps: int = 300,
+        augment_noise: float = 24.0,
         **kwargs: Any,
     ) -> None:
-        if bonus not in COUNT_METHODS:
-            raise ValueError(f"bonus must be one of {COUNT_METHODS}, got {bonus!r}")
+        if bonus not in BONUSES:
+            raise ValueError(f"bonus must be one of {BONUSES}, got {bonus!r}")
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
+        for name, value in (("encoder_every", encoder_every), ("encoder_steps", encoder_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not augment_noise >= 0:
+            raise ValueError(f"augment_noise must be >= 0, got {augment_noise!r}")
         reject_replay_buffer_kwargs(kwargs, "BonusDQN", "count-bonus replay")
         self.bonus = bonus
         self.beta = beta
         self.hash_bits = hash_bits
+        self.encoder_every, self.encoder_steps, self.augment_noise = encoder_every, encoder_steps, augment_noise
         super().__init__(policy, env, **kwargs)
-        self._remember_init(policy, {**kwargs, "bonus": bonus, "beta": beta, "hash_bits": hash_bits})
+        self._remember_init(policy, {**kwargs, "bonus": bonus, "beta": beta, "hash_bits": hash_bits,
+                                     "encoder_every": encoder_every, "encoder_steps": encoder_steps,
+                                     "augment_noise": augment_noise})  # fmt: skip
 
     def _setup_model(self) -> None:
-        self.counter = StateActionCounter(
-            self.observation_space, self.bonus, hash_bits=self.hash_bits, seed=self.seed or 0
-        )
+        self.feature_hash: FeatureHash | None = None
+        if self.bonus == "features":
+            space = self.observation_space
+            if not (isinstance(space, spaces.Box) and len(space.shape) == 3):
+                raise TypeError(f"bonus='features' counts pictures: needs (C, H, W) observations, got {space}")
+            if not isinstance(self.action_space, spaces.Discrete):
+                raise TypeError(f"bonus='features' needs Discrete actions, got {self.action_space}")
+            self.feature_hash = FeatureHash(space, int(self.action_space.n), hash_bits=self.hash_bits,
+                                            seed=self.seed or 0, device=self.device)  # fmt: skip
+            self.counter = StateActionCounter(spaces.Discrete(1), "count")  # counts (code, action) pairs
+        else:
+            self.counter = StateActionCounter(self.observation_space, self.bonus, hash_bits=self.hash_bits,
+                                              seed=self.seed or 0)  # fmt: skip
+        self.encoder_rng = np.random.default_rng(self.seed)
+        self.encoder_trainings = 0
         self.replay_buffer_class = CountBonusReplayBuffer
-        self.replay_buffer_kwargs = {"counter": self.counter, "beta": self.beta}
+        self.replay_buffer_kwargs = {"counter": self.counter, "beta": self.beta,
+                                     "state_key": self.feature_hash.keys if self.feature_hash else None}  # fmt: skip
         super()._setup_model()
 
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         buffer = self.replay_buffer
         assert isinstance(buffer, CountBonusReplayBuffer)
+        if self.feature_hash is not None and self.num_timesteps // self.encoder_every > self.encoder_trainings:
+            self._refit_features(buffer)
         buffer.bonus_sum, buffer.bonus_n = 0.0, 0
         super().train(gradient_steps, batch_size)
         if buffer.bonus_n:
             self.logger.record("train/bonus_mean", buffer.bonus_sum / buffer.bonus_n)
 
+    def _refit_features(self, buffer: CountBonusReplayBuffer) -> None:
+        """Train the feature hash's encoder on the stored transitions, then key and count them again."""
+        rows = buffer.stored()
+        loss = self.feature_hash.fit(
+            buffer.observations[rows, 0], buffer.actions[rows, 0], buffer.next_observations[rows, 0],
+            steps=self.encoder_steps, batch_size=64, noise=self.augment_noise, rng=self.encoder_rng,
+        )  # fmt: skip
+        buffer.recount()
+        self.encoder_trainings = self.num_timesteps // self.encoder_every
+        self.logger.record("train/inverse_loss", loss)
+        self.logger.record("explore/distinct_codes", len({key for key, _ in self.counter.table}))
+
     def _extra_state(self) -> dict[str, Any]:
-        return {"counts": self.counter.state_dict(), "exploration_rate": self.exploration_rate}
+        state = {"counts": self.counter.state_dict(), "exploration_rate": self.exploration_rate}
+        if self.feature_hash is not None:
+            state |= {"feature_hash": self.feature_hash.state_dict(), "encoder_trainings": self.encoder_trainings,
+                      "encoder_rng": self.encoder_rng.bit_generator.state}  # fmt: skip
+        return state
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.counter.load_state_dict(state["counts"])
         self.exploration_rate = state["exploration_rate"]
+        if self.feature_hash is not None:
+            self.feature_hash.load_state_dict(state["feature_hash"])
+            self.encoder_trainings = state["encoder_trainings"]
+            self.encoder_rng.bit_generator.state = state["encoder_rng"]

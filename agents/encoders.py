@@ -8,11 +8,13 @@ a batch, which matters for RL's small and correlated batches. Use it in the DQN 
 ``policy_kwargs={"features_extractor_class": SmallCNN, "features_extractor_kwargs": {"norm": "group"}}``.
 
 :class:`InverseDynamicsEncoder` is the encoder of MAX from pixels: a :class:`SmallCNN` trained only
-through a head that tells which action led from one picture to the next.
+through a head that tells which action led from one picture to the next; :func:`train_inverse_dynamics`
+trains it and :func:`encode_pictures` applies it (MAX from pixels and bonus DQN's feature counts share them).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -128,3 +130,52 @@ class InverseDynamicsEncoder(nn.Module):
         the Sparse VD head's weighted KL (0 without one)."""
         logits = self.action_logits(observations, next_observations)  # (B, n_actions)
         return F.cross_entropy(logits, actions.long()) + self.kl_weight * kl_divergence(self)
+
+
+def encode_pictures(
+    encoder: InverseDynamicsEncoder, pictures: np.ndarray, device: torch.device | str, batch_size: int = 512
+) -> torch.Tensor:
+    """(B, f) features of (B, C, H, W) pictures in [0, 255], in chunks of ``batch_size``, the encoder in
+    evaluation mode (no gradient is kept only if the caller runs under ``torch.no_grad``)."""
+    encoder.eval()
+    chunks = [encoder(torch.as_tensor(pictures[i : i + batch_size], device=device))
+              for i in range(0, len(pictures), batch_size)]  # fmt: skip
+    return torch.cat(chunks) if chunks else torch.zeros(0, encoder.features_dim, device=device)
+
+
+def add_pixel_noise(pictures: torch.Tensor, std: float) -> torch.Tensor:
+    """(b, C, H, W) float pictures with Gaussian pixel noise of ``std`` (colour units), clipped to [0, 255]."""
+    pictures = pictures.float()
+    if std == 0:
+        return pictures
+    return (pictures + std * torch.randn_like(pictures)).clamp(0.0, 255.0)
+
+
+def train_inverse_dynamics(
+    encoder: InverseDynamicsEncoder,
+    optimizer: torch.optim.Optimizer,
+    observations: np.ndarray,
+    actions: np.ndarray,
+    next_observations: np.ndarray,
+    *,
+    steps: int,
+    batch_size: int,
+    noise: float,
+    rng: np.random.Generator,
+    device: torch.device | str,
+) -> float:
+    """``steps`` inverse-dynamics steps (Pathak et al. 2017) of ``encoder`` on minibatches of ``batch_size``
+    transitions drawn with ``rng`` from (N, C, H, W) pictures, (N,) actions and (N, C, H, W) next pictures,
+    each picture with fresh pixel noise of std ``noise``; returns the last loss (0 for no steps)."""
+    encoder.train()
+    loss = torch.zeros(())
+    for _ in range(steps):
+        index = rng.integers(0, len(observations), size=batch_size)
+        # (b, C, H, W) pictures and next pictures, each with fresh pixel noise
+        obs, next_obs = (add_pixel_noise(torch.as_tensor(x[index], device=device), noise)
+                         for x in (observations, next_observations))  # fmt: skip
+        loss = encoder.loss(obs, torch.as_tensor(actions[index], device=device), next_obs)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return float(loss.detach())

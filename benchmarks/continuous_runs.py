@@ -3,7 +3,7 @@ any task reward; then how far it went (the Ant maze's blocks and cells over the 
 went) and what its data is worth downstream (HalfCheetah's running and flipping returns of a policy
 trained in a model of it). Shyam, Jaskowski & Gomez, ICML 2019, section 5.
 
-The explorers are MAX and the paper's baselines, each a flag of
+The explorers are MAX, the paper's baselines and RND on the same reactive SAC, each a flag of
 :class:`~agents.max.continuous.ContinuousMAX` (:data:`METHODS`); ``random`` is uniformly random actions
 for the whole budget (MAX's warm-up never ending).
 """
@@ -22,9 +22,17 @@ METHODS: dict[str, dict[str, Any]] = {
     "jdrx": {"imagination": False},
     "perx": {"utility": "prediction_error", "imagination": False},
     "tvax": {"utility": "trajectory_variance"},
+    "rnd": {"utility": "rnd", "imagination": False},  # RND's error on the reactive SAC (Burda et al. 2019)
     "random": {},  # warmup_steps = the budget + 1, set per run
 }
-METHOD_LABELS = {"max": "MAX", "jdrx": "JDRX", "perx": "PERX", "tvax": "TVAX", "random": "random"}
+METHOD_LABELS = {
+    "max": "MAX",
+    "jdrx": "JDRX",
+    "perx": "PERX",
+    "tvax": "TVAX",
+    "rnd": "RND (reactive SAC)",
+    "random": "random",
+}
 ANT_MAZE, HALF_CHEETAH = "maxplore/AntMaze-v0", "maxplore/HalfCheetah-v0"
 HEAT_RANGE, HEAT_BINS = (-1.0, 5.0), 48  # the heat map's square (the maze's free area) and bins per side
 

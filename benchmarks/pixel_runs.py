@@ -168,3 +168,60 @@ def texture_check(
         "new_median": float(np.median(new)),
         "new_above_tried_median": float(np.mean(new > np.median(tried))),
     }
+
+
+def code_census(
+    seed: int, *, steps: int = 3000, hash_bits: tuple[int, ...] = (8, 16, 32), encoder_every: int = 500,
+    encoder_steps: int = 300, threads: int = 1, device: str = "cpu",
+) -> dict[str, Any]:
+    """What bonus DQN's counts count in the 9 x 9 textured maze (layout ``seed``): ``steps`` uniformly random
+    steps in 100-step episodes (a new texture each), then every stored picture keyed by SimHash of the raw
+    picture (``bonus="simhash"``) and of inverse-dynamics features (``bonus="features"``, the encoder
+    trained on the steps so far after every ``encoder_every`` of them, as the agent trains it), for each
+    code length in ``hash_bits``. Returns, per (bonus, bits): distinct codes per visited cell (mean; 1 is a
+    count of places) and distinct cells per code (mean; above 1, places share a count)."""
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    import envs  # noqa: F401
+    from agents.bonus_dqn import FeatureHash
+    from agents.counts import StateActionCounter
+
+    torch.set_num_threads(threads)
+    env = gym.make("maxplore/Maze-v0", size=9, layout_seed=seed, horizon=HORIZON)
+    rng = np.random.default_rng(seed)
+    pictures, actions, next_pictures, cells = [], [], [], []  # per transition: (C, H, W), (), (C, H, W), ()
+    obs, info = env.reset(seed=seed)
+    for _ in range(steps):
+        action = int(rng.integers(env.action_space.n))
+        next_obs, _, terminated, truncated, next_info = env.step(action)
+        pictures.append(obs.transpose(2, 0, 1))
+        actions.append(action)
+        next_pictures.append(next_obs.transpose(2, 0, 1))
+        cells.append(info["state"])
+        obs, info = env.reset() if terminated or truncated else (next_obs, next_info)
+    pictures, next_pictures = np.stack(pictures), np.stack(next_pictures)  # (N, C, H, W) each
+    actions, cells = np.array(actions), np.array(cells)  # (N,) each
+
+    def census(keys: np.ndarray) -> dict[str, float]:
+        by_cell = {c: len(set(keys[cells == c].tolist())) for c in np.unique(cells)}
+        by_code = {k: len(set(cells[keys == k].tolist())) for k in np.unique(keys)}
+        return {"codes_per_cell": float(np.mean(list(by_cell.values()))),
+                "cells_per_code": float(np.mean(list(by_code.values()))), "cells": len(by_cell)}  # fmt: skip
+
+    space = env.observation_space
+    chw = gym.spaces.Box(0, 255, shape=(space.shape[2], *space.shape[:2]), dtype=np.uint8)
+    learned = FeatureHash(chw, int(env.action_space.n), hash_bits=hash_bits[0], seed=seed, device=device)
+    fit_rng = np.random.default_rng(seed)
+    for end in range(encoder_every, steps + 1, encoder_every):  # on the transitions stored by step ``end``
+        learned.fit(pictures[:end], actions[:end], next_pictures[:end], steps=encoder_steps, batch_size=64,
+                    noise=24.0, rng=fit_rng)  # fmt: skip
+    rows = []
+    for bits in hash_bits:
+        raw = StateActionCounter(chw, "simhash", hash_bits=bits, seed=seed)
+        rows.append({"bonus": "simhash", "bits": bits, **census(raw.keys(pictures))})
+        hashed = FeatureHash(chw, int(env.action_space.n), hash_bits=bits, seed=seed, device=device)
+        hashed.load_state_dict(learned.state_dict())  # the same encoder, a code of ``bits``
+        rows.append({"bonus": "features", "bits": bits, **census(hashed.keys(pictures))})
+    return {"seed": seed, "steps": steps, "rows": rows}

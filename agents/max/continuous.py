@@ -7,7 +7,8 @@ relabelled with the utility ("reactive" updates), then on imagined episodes of `
 started at the current real state, rewarded by the members' disagreement. The agent acts with the
 policy's mean action. ``utility`` and ``imagination`` give the paper's baselines: JDRX
 (``imagination=False``), PERX (``utility="prediction_error"``, reactive) and TVAX
-(``utility="trajectory_variance"``).
+(``utility="trajectory_variance"``); ``utility="rnd"`` (reactive) is Random Network Distillation's error on
+the state a transition led to (Burda et al., ICLR 2019) driving the same reactive SAC.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from agents.checkpoint import (
     save_checkpoint,
     warn_if_other_env,
 )
+from agents.curiosity.rnd import RNDModule
 from agents.devices import check_device
 from agents.max.base import MAX
 from agents.max.imagined_training import train_in_imagination, train_reactively
@@ -44,7 +46,8 @@ from world_models.utilities import jensen_renyi, prediction_error
 
 logger = logging.getLogger(__name__)
 
-UTILITIES = ("jensen_renyi", "prediction_error", "trajectory_variance")
+UTILITIES = ("jensen_renyi", "prediction_error", "trajectory_variance", "rnd")
+REACTIVE_UTILITIES = ("prediction_error", "rnd")  # utilities of real outcomes: no imagined counterpart
 
 # The official code's defaults ("paper", read from its main.py) and a configuration that runs on two CPU
 # cores ("reduced"; the constructor's defaults). docs/BENCHMARKS.md tabulates both.
@@ -94,10 +97,13 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     :param bootstrap: members' data weights, see :mod:`world_models.bootstrap`.
     :param warmup_steps: uniformly random actions first (official: 256).
     :param policy_every: refit and train a fresh policy every this many real steps.
-    :param utility: ``"jensen_renyi"`` (MAX), ``"prediction_error"`` (PERX, reactive only) or
-        ``"trajectory_variance"`` (TVAX, imagination only).
+    :param utility: ``"jensen_renyi"`` (MAX), ``"prediction_error"`` (PERX, reactive only),
+        ``"trajectory_variance"`` (TVAX, imagination only) or ``"rnd"`` (reactive only): the error of an
+        RND predictor (:class:`~agents.curiosity.rnd.RNDModule`, trained at each refit with the model's
+        steps, batch and learning rate) on the next state, divided by the errors' standard deviation over
+        the stored data (RND's reward normalisation, computed over the data each policy is trained on).
     :param imagination: train the policy in imagined episodes (MAX, TVAX); ``False`` trains it on real
-        data relabelled with the utility only (JDRX, PERX).
+        data relabelled with the utility only (JDRX, PERX, RND).
     :param decay: Jensen-Renyi variance rescaling (official: 0.1).
     :param n_actors: imagined actors (official: 128).
     :param horizon: imagined steps per episode (official: 50).
@@ -161,8 +167,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         check_device(device)
         if utility not in UTILITIES:
             raise ValueError(f"utility must be one of {UTILITIES}, got {utility!r}")
-        if utility == "prediction_error" and imagination:
-            raise ValueError("utility='prediction_error' needs real outcomes: pass imagination=False (PERX)")
+        if utility in REACTIVE_UTILITIES and imagination:
+            raise ValueError(f"utility={utility!r} needs real outcomes: pass imagination=False (PERX, RND)")
         if utility == "trajectory_variance" and not imagination:
             raise ValueError("utility='trajectory_variance' is a spread of imagined actors: needs imagination=True")
         if bootstrap not in BOOTSTRAP_SCHEMES:
@@ -207,6 +213,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         self.rng = np.random.default_rng(self.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(int(self.rng.integers(2**31)))
         self._build_model()
+        self._build_rnd()
         self.sac = self._new_policy()
         self.has_policy = False
         self._set_data(*self._empty_data(0))
@@ -219,6 +226,15 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             n_hidden_layers=self.n_hidden_layers,
         ).to(self.device)  # fmt: skip
         self.optimizer = torch.optim.Adam(self.model.net.parameters(), lr=self.model_learning_rate)
+
+    def _build_rnd(self) -> None:
+        """The RND predictor and target (``utility="rnd"`` only), its optimiser and normalisation state."""
+        self.rnd: RNDModule | None = None
+        self.rnd_seen = 0  # stored next states merged into the RND whitening so far
+        self.rnd_scale = 1.0  # std of the RND errors over the stored data at the last refit
+        if self.utility == "rnd":
+            self.rnd = RNDModule(self.observation_space).to(self.device)
+            self.rnd_optimizer = torch.optim.Adam(self.rnd.predictor.parameters(), lr=self.model_learning_rate)
 
     def _new_policy(self) -> SAC:
         return SAC(
@@ -301,8 +317,25 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             self.model, self.optimizer, self.states, self.actions, self.next_states, self.weights, steps=steps,
             batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
         )  # fmt: skip
+        if self.rnd is not None:
+            self._fit_rnd(steps)
         self._n_updates += steps
         return self.last_nll
+
+    def _fit_rnd(self, steps: int) -> None:
+        """Whiten with the new next states, ``steps`` minibatch steps of the RND predictor on every stored
+        next state, then the errors' standard deviation over them (the utility's scale)."""
+        self.rnd.observe(self.next_states[self.rnd_seen :])
+        self.rnd_seen = self.n_real
+        for _ in range(steps):
+            index = torch.as_tensor(self.rng.integers(self.n_real, size=min(self.model_batch_size, self.n_real)),
+                                    device=self.device)  # fmt: skip
+            loss = self.rnd.errors(self.next_states[index]).mean()
+            self.rnd_optimizer.zero_grad()
+            loss.backward()
+            self.rnd_optimizer.step()
+        with torch.no_grad():
+            self.rnd_scale = float(self.rnd.errors(self.next_states).std().clamp_min(1e-8)) if self.n_real > 1 else 1.0
 
     def _build_model_keeping_normalizers(self) -> None:
         norms = {k: v for k, v in self.model.state_dict().items() if "_norm." in k}
@@ -313,6 +346,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     def _real_utility(self, index: torch.Tensor) -> torch.Tensor:
         """(b,) the utility of real transitions ``index``, for the reactive updates."""
         s, a, s_next = self.states[index], self.actions[index], self.next_states[index]
+        if self.utility == "rnd":
+            return self.rnd.errors(s_next) / self.rnd_scale  # (b,)
         mean, var = self.model.normalized_prediction(s, a)  # (E, b, d) each
         if self.utility == "prediction_error":
             return prediction_error(mean, self.model.delta_norm.normalize(s_next - s))
@@ -369,6 +404,14 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             "sac": self.sac.state_dict(),
             "sac_optimizers": [self.sac.actor_optimizer.state_dict(), self.sac.critic_optimizer.state_dict()],
             "has_policy": self.has_policy,
+            "rnd": None
+            if self.rnd is None
+            else {
+                "module": self.rnd.state_dict(),
+                "optimizer": self.rnd_optimizer.state_dict(),
+                "seen": self.rnd_seen,
+                "scale": self.rnd_scale,
+            },
             "data": {  # copies: a view would save the whole preallocated storage
                 "states": self.states.clone(),
                 "actions": self.actions.clone(),
@@ -397,6 +440,10 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         model.sac.actor_optimizer.load_state_dict(checkpoint["sac_optimizers"][0])
         model.sac.critic_optimizer.load_state_dict(checkpoint["sac_optimizers"][1])
         model.has_policy = checkpoint["has_policy"]
+        if checkpoint.get("rnd") is not None:
+            model.rnd.load_state_dict(checkpoint["rnd"]["module"])
+            model.rnd_optimizer.load_state_dict(checkpoint["rnd"]["optimizer"])
+            model.rnd_seen, model.rnd_scale = checkpoint["rnd"]["seen"], checkpoint["rnd"]["scale"]
         data = checkpoint["data"]
         model._set_data(*(data[k].to(model.device) for k in ("states", "actions", "next_states", "weights")))
         restore_progress_counters(model, checkpoint["counters"])

@@ -45,7 +45,7 @@ from agents.checkpoint import (
     warn_if_other_env,
 )
 from agents.devices import check_device
-from agents.encoders import InverseDynamicsEncoder
+from agents.encoders import InverseDynamicsEncoder, encode_pictures, train_inverse_dynamics
 from agents.max.base import MAX
 from agents.max.latent_planning import cover, graph_action_values, graph_values, search_values
 from agents.max.real_steps import RealStepLoop
@@ -334,10 +334,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     @torch.no_grad()
     def _encode(self, pictures: np.ndarray, batch_size: int = 512) -> torch.Tensor:
         """(B, f) features of (B, C, H, W) pictures, the encoder in evaluation mode."""
-        self.encoder.eval()
-        chunks = [self.encoder(torch.as_tensor(pictures[i : i + batch_size], device=self.device))
-                  for i in range(0, len(pictures), batch_size)]  # fmt: skip
-        return torch.cat(chunks) if chunks else torch.zeros(0, self.features_dim, device=self.device)
+        return encode_pictures(self.encoder, pictures, self.device, batch_size)
 
     def _encode_latest(self, picture: np.ndarray) -> torch.Tensor:
         """(1, f) features of one (C, H, W) picture, remembering the last one encoded: the picture the agent
@@ -351,26 +348,12 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     # ------------------------------------------------------------------ encoder, model and plan
     def train_encoder(self) -> float:
         """``encoder_steps`` inverse-dynamics steps on random real transitions; returns the last loss."""
-        self.encoder.train()
-        loss = torch.zeros(())
-        for _ in range(self.encoder_steps):
-            index = self.rng.integers(0, self.n_real, size=self.encoder_batch_size)
-            # (b, C, H, W) pictures and next pictures, each with fresh pixel noise
-            obs, next_obs = (self._augment(torch.as_tensor(x[index], device=self.device))
-                             for x in (self.observations, self.next_observations))  # fmt: skip
-            loss = self.encoder.loss(obs, torch.as_tensor(self.actions[index], device=self.device), next_obs)
-            self.encoder_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.encoder_optimizer.step()
-        self.last_inverse_loss = float(loss.detach())
+        self.last_inverse_loss = train_inverse_dynamics(
+            self.encoder, self.encoder_optimizer, self.observations, self.actions, self.next_observations,
+            steps=self.encoder_steps, batch_size=self.encoder_batch_size, noise=self.augment_noise, rng=self.rng,
+            device=self.device,
+        )  # fmt: skip
         return self.last_inverse_loss
-
-    def _augment(self, pictures: torch.Tensor) -> torch.Tensor:
-        """(b, C, H, W) float pictures with ``augment_noise`` Gaussian pixel noise, clipped to [0, 255]."""
-        pictures = pictures.float()
-        if self.augment_noise == 0:
-            return pictures
-        return (pictures + self.augment_noise * torch.randn_like(pictures)).clamp(0.0, 255.0)
 
     def _encode_stored(self) -> None:
         """Features (N, f) of every stored picture and next picture, with the current encoder; a next picture

@@ -1,5 +1,5 @@
-"""The continuous suite: MAX and the paper's baselines (JDRX, PERX, TVAX, random) in the Ant maze and
-HalfCheetah for a step budget (Shyam, Jaskowski & Gomez, ICML 2019, section 5)."""
+"""The continuous suite: MAX, the paper's baselines (JDRX, PERX, TVAX, random) and RND on the reactive SAC,
+in the Ant maze and HalfCheetah for a step budget (Shyam, Jaskowski & Gomez, ICML 2019, section 5)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ QUICK_EXPLOIT = {"ensemble_size": 2, "hidden_size": 32, "model_steps": 20, "reac
 
 
 def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
-    """MAX and the paper's baselines (JDRX, PERX, TVAX, random) in continuous worlds for a step budget: Ant
-    maze coverage over the steps and where each went; HalfCheetah data judged downstream on running and
-    flipping. Each run's record is stored as it finishes (``<out>/continuous-runs.jsonl``)."""
+    """MAX, the paper's baselines (JDRX, PERX, TVAX, random) and RND on their reactive SAC in continuous
+    worlds for a step budget: Ant maze coverage over the steps and where each went; HalfCheetah data judged
+    downstream on running and flipping. Each run's record is stored as it finishes (``<out>/continuous-runs.jsonl``)."""
     seeds = scored_seeds(cfg, 1)
     steps = 400 if cfg.quick else cfg.steps
     jobs = [

@@ -20,8 +20,8 @@ import numpy as np
 METHODS: dict[str, dict[str, Any]] = {
     "max": {},
     "jdrx": {"imagination": False},
-    "perx": {"utility": "prediction_error", "imagination": False},
-    "tvax": {"utility": "trajectory_variance"},
+    "perx": {"utility": "prediction_error", "imagination": False, "alpha": 0.2},  # the readme's PERX command
+    "tvax": {"utility": "trajectory_variance", "alpha": 0.2},  # and its TVAX command
     "rnd": {"utility": "rnd", "imagination": False},  # RND's error on the reactive SAC (Burda et al. 2019)
     "random": {},  # warmup_steps = the budget + 1, set per run
 }
@@ -67,6 +67,17 @@ def maze_visits(xy: np.ndarray, every: int) -> dict[str, list]:
         "cells": distinct_by(grid_cell(xy)),
         "heat": heat.astype(int).tolist(),
     }
+
+
+def continuous_world(job: dict[str, Any]):
+    """The job's world, with ``job["observation_noise"]`` (the std of :class:`envs.ObservationNoise`; the
+    paper's runs: 0.02) on its observations when given and positive."""
+    import gymnasium as gym
+
+    import envs
+
+    env = gym.make(job["env"])
+    return envs.ObservationNoise(env, job["observation_noise"]) if job.get("observation_noise") else env
 
 
 def explorer_kwargs(job: dict[str, Any]) -> dict[str, Any]:
@@ -116,9 +127,9 @@ def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
     :data:`~agents.max.continuous.CONFIGS`), exploit_config (``None`` or a key of
     :data:`~agents.max.exploitation.EXPLOIT_CONFIGS`: judge the data on the world's task rewards), every
     (steps between coverage points), threads, device, tensorboard (folder or None), overrides (explorer
-    hyper-parameters) and exploit_overrides.
+    hyper-parameters), exploit_overrides and observation_noise (:func:`continuous_world`; the judge's world
+    gets it too, as the official ``evaluate_tasks`` does).
     """
-    import gymnasium as gym
     import torch
 
     import envs  # noqa: F401
@@ -129,7 +140,7 @@ def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
 
     kwargs = explorer_kwargs(job)
     torch.set_num_threads(job["threads"])
-    env = gym.make(job["env"])
+    env = continuous_world(job)
     start = time.perf_counter()
     model = ContinuousMAX(env, seed=job["seed"], device=job["device"], tensorboard_log=job.get("tensorboard"), **kwargs)
     name = f"{job['method']}_{job['env'].split('/')[-1]}_{job['config']}_s{job['seed']}"
@@ -143,7 +154,7 @@ def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
         exploit = {**EXPLOIT_CONFIGS[job["exploit_config"]], **job.get("exploit_overrides", {})}
         record["downstream"] = {
             task: downstream_returns(
-                model.states, model.actions, model.next_states, gym.make(job["env"]), reward, seed=job["seed"],
+                model.states, model.actions, model.next_states, continuous_world(job), reward, seed=job["seed"],
                 device=job["device"], **exploit,
             )
             for task, reward in task_rewards(job["env"]).items()

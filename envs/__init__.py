@@ -11,12 +11,13 @@ from gymnasium.envs.registration import register, registry
 
 from envs.chain import ChainEnv
 from envs.maze import MazeEnv
+from envs.observation_noise import ObservationNoise
 from envs.reachable import reachable_pairs
 from envs.wrappers import STATE_GRIDS, StateGridCoverage, TransitionCoverage, countable
 
 __all__ = [
-    "STATE_GRIDS", "ChainEnv", "MazeEnv", "StateGridCoverage", "TransitionCoverage", "countable", "maxplore_ids",
-    "reachable_pairs",
+    "STATE_GRIDS", "ChainEnv", "MazeEnv", "ObservationNoise", "StateGridCoverage", "TransitionCoverage", "countable",
+    "maxplore_ids", "reachable_pairs",
 ]  # fmt: skip
 
 

@@ -90,3 +90,26 @@ def test_fresh_samples_are_in_every_minibatch_and_the_rest_stands_for_all():
     assert np.allclose(losses, 77 / 40, atol=1e-5)
     with pytest.raises(ValueError, match="fresh"):
         fit(nll_fn, weights, optimizer, steps=1, batch_size=batch, rng=rng, fresh=n + 1)
+
+
+@pytest.mark.parametrize("grad_clip", ["norm", "value"])
+def test_gradient_clipping_by_norm_or_by_value(grad_clip):
+    """One SGD step of rate 1 moves the parameters by minus the clipped gradient: by value (the MAX authors'
+    ``clip_grad_value_``) no entry moves more than the threshold; by norm the whole step is that long."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(4, 3)
+    before = torch.cat([p.detach().flatten().clone() for p in layer.parameters()])
+    x = torch.randn(8, 4) * 100  # large inputs: large gradients
+
+    def nll_fn(index):
+        return layer(x).pow(2).sum(-1, keepdim=True).T  # (1, 8): one member
+
+    fit(nll_fn, torch.ones(1, 8), torch.optim.SGD(layer.parameters(), lr=1.0), steps=1, max_grad_norm=0.5,
+        grad_clip=grad_clip)  # fmt: skip
+    step = before - torch.cat([p.detach().flatten() for p in layer.parameters()])
+    if grad_clip == "value":
+        assert float(step.abs().max()) == pytest.approx(0.5) and float(step.norm()) > 0.6
+    else:
+        assert float(step.norm()) == pytest.approx(0.5, rel=1e-4) and float(step.abs().max()) < 0.5
+    with pytest.raises(ValueError, match="grad_clip"):
+        fit(nll_fn, torch.ones(1, 8), torch.optim.SGD(layer.parameters(), lr=1.0), steps=1, grad_clip="scale")

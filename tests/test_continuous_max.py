@@ -40,6 +40,10 @@ def test_max_builds_the_planner_that_fits_the_spaces():
         ({"horizon": 0}, "horizon"),
         ({"imagined_episodes": 6, "warmup_episodes": 7}, "warmup_episodes"),
         ({"reactive_updates": -1}, "reactive_updates"),
+        ({"model_steps": 0}, "model_steps"),
+        ({"model_steps": None, "model_epochs": 0}, "model_epochs"),
+        ({"init": "orthogonal"}, "init"),
+        ({"grad_clip": "scale"}, "grad_clip"),
     ],
 )
 def test_bad_options_are_refused(kwargs, match):
@@ -121,7 +125,7 @@ def test_save_load_round_trip_without_pickles(tmp_path):
     loaded = MAX.load(tmp_path / "cmax", env=pendulum())
     assert type(loaded) is ContinuousMAX and loaded.num_timesteps == 100
     obs = np.random.default_rng(0).uniform(-1, 1, size=(5, 3)).astype(np.float32)
-    assert np.array_equal(loaded.predict(obs)[0], model.predict(obs)[0])
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
     assert torch.equal(loaded.weights, model.weights) and torch.equal(loaded.next_states, model.next_states)
     assert torch.equal(loaded.model.delta_norm.m2, model.model.delta_norm.m2)
     loaded.learn(40, reset_num_timesteps=False)
@@ -158,7 +162,13 @@ class FixedStart(gym.Wrapper):
         return self.env.reset(seed=0)
 
 
-@pytest.mark.parametrize("flags", [{}, {"utility": "rnd", "imagination": False}], ids=["MAX", "RND"])
+OFFICIAL_PATHS = ("init", "grad_clip", "terminal_horizon", "frozen_normalizer", "policy_each_episode")
+OFFICIAL = {name: CONFIGS["paper"][name] for name in OFFICIAL_PATHS}
+
+
+@pytest.mark.parametrize(
+    "flags", [{}, {"utility": "rnd", "imagination": False}, OFFICIAL], ids=["MAX", "RND", "MAX-official-paths"]
+)
 def test_a_resumed_run_continues_exactly_as_an_uninterrupted_one(tmp_path, flags):
     def env():
         return FixedStart(gym.make("Pendulum-v1", max_episode_steps=50))
@@ -232,3 +242,95 @@ def test_the_paper_configuration_runs_a_few_steps_on_cpu():
     model.learn(33)
     assert model.model.net.ensemble_size == 32 and model.sac_batch_size == 4096 and model.n_actors == 128
     assert model.has_policy and np.isfinite(model.last_nll) and np.isfinite(model.last_utility)
+
+
+def test_the_official_paths_are_the_paper_configuration_and_not_the_reduced_one():
+    assert OFFICIAL == {"init": "xavier", "grad_clip": "value", "terminal_horizon": False, "frozen_normalizer": True,
+                        "policy_each_episode": True}  # fmt: skip
+    reduced = ContinuousMAX(pendulum(), **CONFIGS["reduced"])
+    assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon) == ("default", "norm", True)
+    assert not reduced.frozen_normalizer and not reduced.policy_each_episode
+
+
+def test_a_frozen_normalizer_changes_only_at_a_refit_and_then_equals_the_data():
+    from world_models.normalizer import welford_reference
+
+    model = MAX(pendulum(), seed=0, **TINY, frozen_normalizer=True)
+    model.learn(60)  # refit at step 40
+    mean_40, _ = welford_reference(model.states[:40].double())
+    torch.testing.assert_close(model.model.state_norm.mean, mean_40)  # the copy taken at the refit
+    mean_60, _ = welford_reference(model.states.double())
+    torch.testing.assert_close(model.data_norms["state_norm"].mean, mean_60)  # the data's, kept running
+    model.learn(20, reset_num_timesteps=False)  # refit at step 80
+    torch.testing.assert_close(model.model.delta_norm.m2, model.data_norms["delta_norm"].m2)
+
+
+def test_an_episode_end_gets_a_fresh_policy_and_a_refit_on_the_same_step_only_one():
+    def steps_of_policies(**flags):
+        model = MAX(gym.make("Pendulum-v1", max_episode_steps=30), seed=0, **TINY, **flags)
+        trained = []
+        original = model._train_policy
+
+        def spy(start):
+            trained.append(model.num_timesteps)
+            original(start)
+
+        model._train_policy = spy
+        model.learn(120)
+        return trained
+
+    assert steps_of_policies() == [40, 80, 120]  # every policy_every steps after the warm-up
+    assert steps_of_policies(policy_each_episode=True) == [40, 60, 80, 90, 120]  # episodes end at 30, 60, 90, 120
+
+
+def test_a_non_terminal_horizon_never_ends_an_imagined_episode():
+    from agents.max.imagined_training import train_in_imagination
+    from world_models.imagination import ImaginedExploration
+
+    model = MAX(pendulum(), seed=0, **TINY)
+    model.learn(40)
+    for terminal in (True, False):
+        sac = SAC(3, 1, hidden_size=16)
+        ends = []
+        update = sac.update
+        sac.update = lambda *batch, ends=ends, update=update: (ends.append(batch[4]), update(*batch))
+        imagined = ImaginedExploration(model.model, n_actors=8, horizon=4, generator=torch.Generator().manual_seed(0))
+        train_in_imagination(sac, imagined, model.states[-1], episodes=3, warmup_episodes=1, batch_size=64,
+                             terminal_horizon=terminal)  # fmt: skip
+        seen = torch.cat(ends)  # every update's batch of ends: all 64 rows of 2 episodes x 4 steps x 8 actors
+        assert bool(seen.sum() > 0) == terminal and set(seen.tolist()) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("utility", ["jensen_renyi", "prediction_error", "trajectory_variance"])
+def test_the_real_data_is_labelled_once_per_policy_as_the_official_code_labels_it(utility):
+    flags = {"imagination": False} if utility == "prediction_error" else {}
+    model = MAX(pendulum(), seed=0, **{**TINY, "warmup_steps": 1100}, utility=utility, **flags)
+    model.learn(1100)
+    labels = model._label_real_data()  # (N,)
+    s, a, s_next = model.states, model.actions, model.next_states
+    with torch.no_grad():
+        if utility == "prediction_error":  # the official PredictionErrorUtilityMeasure: in units of state std
+            predicted = model.model.predict_next(s, a)[0].mean(0)  # (N, d)
+            expected = (((predicted - s_next) / model.model.state_norm.std.float()) ** 2).sum(1)
+        elif utility == "trajectory_variance":  # the spread of 1,024-row chunks of normalised real changes
+            changes = model.model.delta_norm.normalize(s_next - s)  # (N, d)
+            expected = torch.cat([changes[:1024].std(0).sum().expand(1024), changes[1024:].std(0).sum().expand(76)])
+        else:
+            expected = model._jensen_renyi(s, a)
+    torch.testing.assert_close(labels, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_predict_samples_unless_deterministic_and_the_experience_novelty_is_logged():
+    from stable_baselines3.common.logger import configure
+
+    model = MAX(pendulum(), seed=0, **TINY)
+    model.learn(60)  # a policy from step 40; real steps 41-60 counted
+    obs = np.zeros((64, 3), dtype=np.float32)
+    mean = model.predict(obs, deterministic=True)[0]
+    assert np.array_equal(mean, model.predict(obs, deterministic=True)[0])
+    drawn = model.predict(obs)[0]
+    assert np.abs(drawn - mean).max() > 1e-3 and np.std(drawn) > 0
+    assert model.novelty_n == 20 and model.novelty_sum > 0
+    model.set_logger(configure(None, []))
+    model._record_logs()
+    assert model.logger.name_to_value["explore/experience_novelty"] > 0 and model.novelty_n == 0

@@ -149,3 +149,20 @@ def test_reset_parameters_draws_again_within_the_init_bound():
     layer.reset_parameters()
     assert not torch.equal(before, layer.weight)
     assert layer.weight.abs().max() <= 2.0 / 4**0.5 and layer.bias.abs().max() <= 2.0 / 4**0.5
+
+
+def test_xavier_init_has_the_authors_spread_and_zero_biases():
+    """The official ``EnsembleDenseLayer``: Xavier-uniform swish layers, a Xavier-normal linear output layer,
+    zero biases; each member drawn with its own (in, out) fan."""
+    torch.manual_seed(0)
+    mlp = EnsembleMLP(64, 30, out_features=10, hidden_size=50, n_hidden_layers=2, init="xavier")
+    first, hidden, last = mlp.layers
+    bound = (6 / (30 + 50)) ** 0.5
+    assert float(first.weight.abs().max()) <= bound and float(first.weight.abs().max()) > 0.95 * bound
+    assert abs(float(hidden.weight.std()) - (2 / (50 + 50)) ** 0.5) < 0.01  # U(-b, b) has std b / sqrt(3)
+    assert abs(float(last.weight.std()) - (2 / (50 + 10)) ** 0.5) < 0.01
+    assert all(float(layer.bias.abs().max()) == 0 for layer in mlp.layers)
+    with pytest.raises(ValueError, match="init"):
+        EnsembleMLP(2, 3, out_features=1, init="orthogonal")
+    with pytest.raises(ValueError, match="init"):
+        EnsembleLinear(2, 3, out_features=1, init="he")

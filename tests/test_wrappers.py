@@ -84,3 +84,30 @@ def test_coverage_counts_only_existing_states_when_the_env_says_which():
     env.reset(seed=0)
     _, _, _, _, info = env.step(1)
     assert info["coverage"] == pytest.approx(1 / (4 * free))
+
+
+def test_observation_noise_is_seeded_has_the_asked_spread_and_leaves_the_world_alone():
+    def rollout(std, seed=0):
+        env = envs.ObservationNoise(gym.make("Pendulum-v1"), std)
+        obs = [env.reset(seed=seed)[0]]
+        env.action_space.seed(seed)
+        for _ in range(300):
+            obs.append(env.step(env.action_space.sample())[0])
+        return np.array(obs), env
+
+    clean, _ = rollout(0.0)
+    noisy, env = rollout(0.02)
+    again, _ = rollout(0.02)
+    other, _ = rollout(0.02, seed=1)
+    np.testing.assert_array_equal(noisy, again)  # seeded by reset(seed=...)
+    assert not np.array_equal(noisy[:1], other[:1])
+    noise = noisy - clean  # the world's own trajectory is the noise-free one: it never sees the noise
+    assert abs(noise.std() - 0.02) < 0.002 and abs(noise.mean()) < 0.002
+    assert env.observation_space.shape == (3,) and np.isinf(env.observation_space.high).all()
+
+
+def test_observation_noise_refuses_bad_input():
+    with pytest.raises(ValueError, match="std"):
+        envs.ObservationNoise(gym.make("Pendulum-v1"), -0.1)
+    with pytest.raises(TypeError, match="Box"):
+        envs.ObservationNoise(gym.make("FrozenLake-v1"), 0.02)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 BOOTSTRAP_SCHEMES = ("bayesian", "poisson", "bernoulli", "none")
+GRAD_CLIPS = ("norm", "value")
 
 
 def bootstrap_weights(n: int, ensemble_size: int, scheme: str, rng: np.random.Generator) -> np.ndarray:
@@ -63,6 +64,7 @@ def fit(
     rng: np.random.Generator | None = None,
     penalty=None,
     max_grad_norm: float | None = None,
+    grad_clip: str = "norm",
     fresh: int = 0,
 ) -> float:
     """Take ``steps`` optimiser steps on the bootstrap-weighted NLL; return the last step's loss.
@@ -78,10 +80,14 @@ def fit(
         KL term of Sparse Variational Dropout layers); the returned loss excludes it.
     :param max_grad_norm: clip the gradients' global norm to this before each step (MAX's continuous
         model: 5); ``None`` does not clip.
+    :param grad_clip: ``"norm"`` clips the global norm to ``max_grad_norm``; ``"value"`` clips each
+        gradient entry to [-max_grad_norm, max_grad_norm] (the MAX authors' ``clip_grad_value_``).
     :param fresh: with minibatches, the last ``fresh`` samples (those new since the last fit) are in every
         minibatch, and the ``batch_size`` others are drawn from the rest and weighted to stand for all of
         it (a stratified estimate of the full-batch loss). 0 draws every sample alike.
     """
+    if grad_clip not in GRAD_CLIPS:
+        raise ValueError(f"grad_clip must be one of {GRAD_CLIPS}, got {grad_clip!r}")
     n = weights.shape[1]
     if not 0 <= fresh <= n:
         raise ValueError(f"fresh must be in [0, {n}], got {fresh}")
@@ -103,6 +109,9 @@ def fit(
         (loss + penalty() if penalty is not None else loss).backward()
         if max_grad_norm is not None:
             params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+            if grad_clip == "norm":
+                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+            else:
+                torch.nn.utils.clip_grad_value_(params, max_grad_norm)
         optimizer.step()
     return float(loss.detach())

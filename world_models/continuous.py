@@ -31,6 +31,8 @@ class GaussianDynamicsEnsemble(nn.Module):
     :param activation: ``"swish"`` (official), ``"relu"`` or ``"tanh"``.
     :param min_log_var: lower bound of each member's log-variance (official: -5).
     :param max_log_var: upper bound (official: -1).
+    :param init: the members' initial weights, ``"default"`` or ``"xavier"`` (official; see
+        :class:`~world_models.ensemble.EnsembleMLP`).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class GaussianDynamicsEnsemble(nn.Module):
         activation: str = "swish",
         min_log_var: float = -5.0,
         max_log_var: float = -1.0,
+        init: str = "default",
     ) -> None:
         super().__init__()
         if state_dim < 1 or action_dim < 1:
@@ -58,6 +61,7 @@ class GaussianDynamicsEnsemble(nn.Module):
             activation=activation,
             min_log_var=min_log_var,
             max_log_var=max_log_var,
+            init=init,
         )
         self.state_norm = RunningNormalizer(state_dim)
         self.action_norm = RunningNormalizer(action_dim)
@@ -131,9 +135,11 @@ def fit_transitions(
     batch_size: int,
     rng: np.random.Generator,
     max_grad_norm: float | None = 5.0,
+    grad_clip: str = "norm",
 ) -> float:
     """Fit ``model`` to real transitions (N, d), (N, a), (N, d), each member weighting each by its own
-    bootstrap weight (E, N) (:func:`world_models.bootstrap.fit`); returns the last step's weighted NLL."""
+    bootstrap weight (E, N) (:func:`world_models.bootstrap.fit`, which documents ``max_grad_norm`` and
+    ``grad_clip``); returns the last step's weighted NLL."""
 
     def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
         if index is None:
@@ -141,4 +147,5 @@ def fit_transitions(
         return model.nll(states[index], actions[index], next_states[index])  # (E, b)
 
     model.train()
-    return fit(nll_fn, weights, optimizer, steps=steps, batch_size=batch_size, rng=rng, max_grad_norm=max_grad_norm)
+    return fit(nll_fn, weights, optimizer, steps=steps, batch_size=batch_size, rng=rng, max_grad_norm=max_grad_norm,
+               grad_clip=grad_clip)  # fmt: skip

@@ -26,35 +26,57 @@ def _check_positive_int(name: str, value: int) -> None:
         raise ValueError(f"{name} must be at least 1, got {value}")
 
 
+LAYER_INITS = ("uniform", "xavier_uniform", "xavier_normal")
+MLP_INITS = ("default", "xavier")
+
+
 class EnsembleLinear(nn.Module):
     """E independent affine maps applied in one ``torch.baddbmm``.
 
     :param ensemble_size: number of members E.
     :param in_features: input width.
     :param out_features: output width.
-    :param init_scale: weights and biases are drawn from U(-k, k) with ``k = init_scale / sqrt(in)``
-        (``init_scale=1`` is ``nn.Linear``'s default). A larger scale on a one-hot input layer keeps
-        the members' codes of unseen inputs far apart.
+    :param init_scale: with ``init="uniform"``, weights and biases are drawn from U(-k, k) with
+        ``k = init_scale / sqrt(in)`` (``init_scale=1`` is ``nn.Linear``'s default). A larger scale on a
+        one-hot input layer keeps the members' codes of unseen inputs far apart.
+    :param init: ``"uniform"`` (as above), or each member's weights Xavier-uniform (U(-b, b),
+        ``b = sqrt(6 / (in + out))``) or Xavier-normal (std ``sqrt(2 / (in + out))``) with zero biases, as
+        the MAX authors' ``EnsembleDenseLayer`` initialises its swish and linear layers.
     """
 
-    def __init__(self, ensemble_size: int, in_features: int, *, out_features: int, init_scale: float = 1.0) -> None:
+    def __init__(
+        self, ensemble_size: int, in_features: int, *, out_features: int, init_scale: float = 1.0,
+        init: str = "uniform",
+    ) -> None:  # fmt: skip
         super().__init__()
         for name, value in (("ensemble_size", ensemble_size), ("in_features", in_features)):
             _check_positive_int(name, value)
         _check_positive_int("out_features", out_features)
+        if init not in LAYER_INITS:
+            raise ValueError(f"init must be one of {LAYER_INITS}, got {init!r}")
         self.ensemble_size = ensemble_size
         self.in_features = in_features
         self.out_features = out_features
         self.init_scale = init_scale
+        self.init = init
         self.weight = nn.Parameter(torch.empty(ensemble_size, in_features, out_features))  # (E, in, out)
         self.bias = nn.Parameter(torch.empty(ensemble_size, 1, out_features))  # (E, 1, out)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Draw weights and biases again from U(-k, k), ``k = init_scale / sqrt(in)``."""
-        bound = self.init_scale / math.sqrt(self.in_features)
-        nn.init.uniform_(self.weight, -bound, bound)
-        nn.init.uniform_(self.bias, -bound, bound)
+        """Draw weights and biases again as ``init`` says."""
+        fan = self.in_features + self.out_features
+        if self.init == "uniform":
+            bound = self.init_scale / math.sqrt(self.in_features)
+            nn.init.uniform_(self.weight, -bound, bound)
+            nn.init.uniform_(self.bias, -bound, bound)
+            return
+        if self.init == "xavier_uniform":
+            bound = math.sqrt(6.0 / fan)
+            nn.init.uniform_(self.weight, -bound, bound)
+        else:  # xavier_normal
+            nn.init.normal_(self.weight, 0.0, math.sqrt(2.0 / fan))
+        nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (E, B, in) -> (E, B, out)."""
@@ -74,6 +96,8 @@ class EnsembleMLP(nn.Module):
     :param n_hidden_layers: number of hidden layers (0 gives E linear models).
     :param activation: ``"swish"`` (MAX's choice), ``"relu"`` or ``"tanh"``.
     :param input_init_scale: ``init_scale`` of the first layer (see :class:`EnsembleLinear`).
+    :param init: ``"default"`` (``nn.Linear``'s uniform draw) or ``"xavier"`` (the MAX authors' code:
+        Xavier-uniform hidden layers, a Xavier-normal output layer, zero biases).
     :param sparse: build the layers as Sparse Variational Dropout layers
         (:class:`vision_tools.sparse_vd.EnsembleLinearSVDO`); train with their KL term.
     :param sparse_first_layer: with ``sparse``, make the first layer sparse too (``False`` keeps it dense).
@@ -91,8 +115,13 @@ class EnsembleMLP(nn.Module):
         input_init_scale: float = 1.0,
         sparse: bool = False,
         sparse_first_layer: bool = True,
+        init: str = "default",
     ) -> None:
         super().__init__()
+        if init not in MLP_INITS:
+            raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
+        if init == "xavier" and sparse:
+            raise ValueError("init='xavier' is for dense layers: pass sparse=False")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if n_hidden_layers < 0:
@@ -103,8 +132,17 @@ class EnsembleMLP(nn.Module):
         def layer_class(i: int) -> type[nn.Module]:
             return EnsembleLinearSVDO if sparse and (i > 0 or sparse_first_layer) else EnsembleLinear
 
+        last = len(widths) - 2
+
+        def layer_init(i: int) -> dict[str, str]:
+            if init == "default":
+                return {}
+            return {"init": "xavier_normal" if i == last else "xavier_uniform"}
+
         self.layers = nn.ModuleList(
-            layer_class(i)(ensemble_size, w_in, out_features=w_out, init_scale=input_init_scale if i == 0 else 1.0)
+            layer_class(i)(
+                ensemble_size, w_in, out_features=w_out, init_scale=input_init_scale if i == 0 else 1.0, **layer_init(i)
+            )  # fmt: skip
             for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:], strict=True))
         )
         self.sparse = sparse

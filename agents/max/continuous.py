@@ -39,14 +39,17 @@ from agents.max.base import MAX
 from agents.max.imagined_training import train_in_imagination, train_reactively
 from agents.max.real_steps import RealStepLoop
 from agents.max.sac import SAC, to_env_action
-from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
+from world_models.bootstrap import BOOTSTRAP_SCHEMES, GRAD_CLIPS, bootstrap_weights
 from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions, refit_steps
+from world_models.ensemble import MLP_INITS
 from world_models.imagination import ImaginedExploration
-from world_models.utilities import jensen_renyi, prediction_error
+from world_models.normalizer import RunningNormalizer
+from world_models.utilities import jensen_renyi, prediction_error, trajectory_variance
 
 logger = logging.getLogger(__name__)
 
 UTILITIES = ("jensen_renyi", "prediction_error", "trajectory_variance", "rnd")
+NORMALIZERS = ("state_norm", "action_norm", "delta_norm")  # the model's statistics of s, a and s' - s
 REACTIVE_UTILITIES = ("prediction_error", "rnd")  # utilities of real outcomes: no imagined counterpart
 
 # The official code's defaults ("paper", read from its main.py) and a configuration that runs on two CPU
@@ -56,13 +59,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "ensemble_size": 32, "hidden_size": 512, "n_hidden_layers": 4, "model_steps": None, "model_epochs": 50,
         "refit_from_scratch": True, "policy_every": 25, "warmup_steps": 256, "n_actors": 128, "horizon": 50,
         "imagined_episodes": 50, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 256,
-        "sac_batch_size": 4096, "sac_learning_rate": 1e-3,
+        "sac_batch_size": 4096, "sac_learning_rate": 1e-3, "init": "xavier", "grad_clip": "value",
+        "terminal_horizon": False, "frozen_normalizer": True, "policy_each_episode": True,
     },
     "reduced": {
         "ensemble_size": 8, "hidden_size": 200, "n_hidden_layers": 2, "model_steps": 200, "model_epochs": None,
         "refit_from_scratch": False, "policy_every": 100, "warmup_steps": 256, "n_actors": 128, "horizon": 50,
         "imagined_episodes": 15, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 128,
-        "sac_batch_size": 256, "sac_learning_rate": 1e-3,
+        "sac_batch_size": 256, "sac_learning_rate": 1e-3, "init": "default", "grad_clip": "norm",
+        "terminal_horizon": True, "frozen_normalizer": False, "policy_each_episode": False,
     },
 }  # fmt: skip
 
@@ -92,11 +97,18 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     :param model_batch_size: minibatch of a model step (official: 256).
     :param model_steps: Adam steps per refit; ``None`` uses ``model_epochs`` passes over the data instead.
     :param model_epochs: passes over the data per refit when ``model_steps`` is ``None`` (official: 50).
-    :param max_grad_norm: gradient clipping of the model (official: 5).
+    :param max_grad_norm: gradient clipping threshold of the model (official: 5).
+    :param grad_clip: ``"norm"`` clips the gradients' global norm, ``"value"`` each entry (official).
+    :param init: the members' initial weights: ``"default"`` (``nn.Linear``'s) or ``"xavier"`` (official:
+        Xavier-uniform hidden layers, Xavier-normal output, zero biases).
+    :param frozen_normalizer: the model and the policy normalise with a copy of the data's statistics
+        taken at each refit (official), instead of statistics updated at every real step.
     :param refit_from_scratch: re-initialise the ensemble before each refit (official), or keep training it.
     :param bootstrap: members' data weights, see :mod:`world_models.bootstrap`.
     :param warmup_steps: uniformly random actions first (official: 256).
     :param policy_every: refit and train a fresh policy every this many real steps.
+    :param policy_each_episode: also train a fresh policy (on the same model) when an episode ends, from the
+        reset's state (official: the agent is dropped at every episode end).
     :param utility: ``"jensen_renyi"`` (MAX), ``"prediction_error"`` (PERX, reactive only),
         ``"trajectory_variance"`` (TVAX, imagination only) or ``"rnd"`` (reactive only): the error of an
         RND predictor (:class:`~agents.curiosity.rnd.RNDModule`, trained at each refit with the model's
@@ -110,8 +122,11 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     :param imagined_episodes: imagined episodes per policy, the random ones included (official: 50).
     :param warmup_episodes: the first imagined episodes act uniformly at random and fill the policy's
         buffer without updates (official: 3).
+    :param terminal_horizon: an imagined episode's last step is terminal for the critic; ``False`` (official)
+        never ends one: the critic bootstraps past the horizon.
     :param reactive_updates: SAC updates on real data relabelled with the utility before imagination
-        (official: 100).
+        (official: 100; every utility, TVAX's included: the spread of the real changes in chunks of 1,024
+        transitions, as the official ``TrajectoryStdevUtilityMeasure`` labels the buffer).
     :param sac_hidden_size: width of the policy's and critics' two hidden layers (official: 256).
     :param sac_batch_size: SAC minibatch (official: 4096).
     :param sac_learning_rate: Adam learning rate of SAC.
@@ -127,7 +142,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         "ensemble_size", "hidden_size", "n_hidden_layers", "model_learning_rate", "model_batch_size", "model_steps",
         "model_epochs", "max_grad_norm", "refit_from_scratch", "bootstrap", "warmup_steps", "policy_every", "utility",
         "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "warmup_episodes", "reactive_updates",
-        "sac_hidden_size", "sac_batch_size", "sac_learning_rate", "alpha", "log_interval",
+        "sac_hidden_size", "sac_batch_size", "sac_learning_rate", "alpha", "log_interval", "init", "grad_clip",
+        "terminal_horizon", "frozen_normalizer", "policy_each_episode",
     )  # fmt: skip
 
     def __init__(
@@ -163,6 +179,11 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         device: torch.device | str = "auto",
         verbose: int = 0,
         log_interval: int = 1,
+        init: str = "default",
+        grad_clip: str = "norm",
+        terminal_horizon: bool = True,
+        frozen_normalizer: bool = False,
+        policy_each_episode: bool = False,
     ) -> None:
         check_device(device)
         if utility not in UTILITIES:
@@ -175,6 +196,13 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             raise ValueError(f"bootstrap must be one of {BOOTSTRAP_SCHEMES}, got {bootstrap!r}")
         if (model_steps is None) == (model_epochs is None):
             raise ValueError("give exactly one of model_steps and model_epochs")
+        for name, value in (("model_steps", model_steps), ("model_epochs", model_epochs)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an int >= 1 (or None), got {value!r}: a refit must train")
+        if init not in MLP_INITS:
+            raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
+        if grad_clip not in GRAD_CLIPS:
+            raise ValueError(f"grad_clip must be one of {GRAD_CLIPS}, got {grad_clip!r}")
         counts = {name: 1 for name in ("ensemble_size", "policy_every", "n_actors", "horizon", "sac_batch_size",
                                        "model_batch_size")}  # fmt: skip
         counts |= {name: 0 for name in ("imagined_episodes", "warmup_episodes", "reactive_updates")}
@@ -213,17 +241,24 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         self.rng = np.random.default_rng(self.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(int(self.rng.integers(2**31)))
         self._build_model()
+        self.data_norms = (
+            torch.nn.ModuleDict({name: RunningNormalizer(getattr(self.model, name).mean.numel())
+                                 for name in NORMALIZERS}).to(self.device)
+            if self.frozen_normalizer else None
+        )  # fmt: skip  # the data's running statistics, copied into the model at each refit
         self._build_rnd()
         self.sac = self._new_policy()
         self.has_policy = False
+        self.policy_step = -1  # the real step at which the current policy was trained
         self._set_data(*self._empty_data(0))
         self.last_nll = float("nan")
         self.last_utility = float("nan")
+        self.novelty_sum, self.novelty_n = 0.0, 0  # experience novelty of the real steps since the last dump
 
     def _build_model(self) -> None:
         self.model = GaussianDynamicsEnsemble(
             self.state_dim, self.action_dim, ensemble_size=self.ensemble_size, hidden_size=self.hidden_size,
-            n_hidden_layers=self.n_hidden_layers,
+            n_hidden_layers=self.n_hidden_layers, init=self.init,
         ).to(self.device)  # fmt: skip
         self.optimizer = torch.optim.Adam(self.model.net.parameters(), lr=self.model_learning_rate)
 
@@ -257,17 +292,25 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         return self.sac.act(states, deterministic).cpu().numpy()
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
-        """The exploration policy's mean action (how MAX acts) for one observation or a batch."""
+        """The exploration policy's action for one observation or a batch: its mean with
+        ``deterministic=True`` (how MAX acts in the world), else a sample from it."""
         obs = np.asarray(observation, dtype=np.float32)
         batch = obs.reshape(-1, self.state_dim)
-        actions = self._to_env_action(self._policy_action(batch))
+        actions = self._to_env_action(self._policy_action(batch, deterministic))
         return (actions if obs.ndim > 1 else actions[0]), state
 
     # ------------------------------------------------------------------ model and policy
     def _store(self, state: np.ndarray, action: np.ndarray, next_state: np.ndarray) -> None:
         row = [torch.as_tensor(x, dtype=torch.float32, device=self.device).view(1, -1)
                for x in (state, action, next_state)]  # fmt: skip
-        self.model.update_normalizers(*row)
+        if self.has_policy:  # the official "experience novelty": the fitted model's disagreement at (s, a)
+            self.novelty_sum += float(self._jensen_renyi(row[0], row[1])[0])
+            self.novelty_n += 1
+        if self.data_norms is None:
+            self.model.update_normalizers(*row)
+        else:
+            for name, x in zip(NORMALIZERS, (row[0], row[1], row[2] - row[0]), strict=True):
+                self.data_norms[name].update(x)
         draw = torch.as_tensor(bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng), device=self.device)
         n = self.n_real
         if n == len(self._states):  # full: double the capacity (a step costs O(1), not O(steps so far))
@@ -312,10 +355,14 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         """Refit the ensemble on every real transition; returns the last step's weighted NLL."""
         if self.refit_from_scratch:
             self._build_model_keeping_normalizers()
+        if self.data_norms is not None:  # the copy the model and the policy see until the next refit
+            for name in NORMALIZERS:
+                getattr(self.model, name).load_state_dict(self.data_norms[name].state_dict())
         steps = refit_steps(len(self.states), self.model_steps, self.model_epochs, self.model_batch_size)
         self.last_nll = fit_transitions(
             self.model, self.optimizer, self.states, self.actions, self.next_states, self.weights, steps=steps,
             batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
+            grad_clip=self.grad_clip,
         )  # fmt: skip
         if self.rnd is not None:
             self._fit_rnd(steps)
@@ -343,23 +390,40 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         self.model.load_state_dict({**self.model.state_dict(), **norms})
 
     @torch.no_grad()
-    def _real_utility(self, index: torch.Tensor) -> torch.Tensor:
-        """(b,) the utility of real transitions ``index``, for the reactive updates."""
-        s, a, s_next = self.states[index], self.actions[index], self.next_states[index]
+    def _jensen_renyi(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """(b,) the members' Jensen-Renyi disagreement at (b, d) states and (b, a) actions."""
+        mean, var = self.model.normalized_prediction(states, actions)  # (E, b, d) each
+        return jensen_renyi(mean, var, decay=self.decay, max_var=math.exp(self.model.net.max_log_var))
+
+    @torch.no_grad()
+    def _real_utility(self, rows: slice) -> torch.Tensor:
+        """(b,) the utility of the real transitions ``rows``, as the official code labels them for the
+        reactive updates."""
+        s, a, s_next = self.states[rows], self.actions[rows], self.next_states[rows]
         if self.utility == "rnd":
             return self.rnd.errors(s_next) / self.rnd_scale  # (b,)
-        mean, var = self.model.normalized_prediction(s, a)  # (E, b, d) each
-        if self.utility == "prediction_error":
-            return prediction_error(mean, self.model.delta_norm.normalize(s_next - s))
-        max_var = math.exp(self.model.net.max_log_var)
-        return jensen_renyi(mean, var, decay=self.decay, max_var=max_var)  # trajectory_variance: imagination only
+        if self.utility == "prediction_error":  # the ensemble's mean next state against the real one, in state stds
+            predicted, _ = self.model.predict_next(s, a)  # (E, b, d)
+            norm = self.model.state_norm.normalize
+            return prediction_error(norm(predicted), norm(s_next))  # (b,)
+        if self.utility == "trajectory_variance":  # the spread of the rows' real changes (0 for a single row)
+            changes = self.model.delta_norm.normalize(s_next - s)  # (b, d)
+            return trajectory_variance(changes) if len(changes) > 1 else torch.zeros(len(changes), device=s.device)
+        return self._jensen_renyi(s, a)  # (b,)
+
+    def _label_real_data(self) -> torch.Tensor:
+        """(N,) the utility of every real transition, in chunks of 1,024 rows as the official ``get_policy``
+        labels the buffer once for each fresh policy."""
+        return torch.cat([self._real_utility(slice(i, i + 1024)) for i in range(0, self.n_real, 1024)])
 
     def _train_policy(self, start: np.ndarray) -> None:
         """A fresh SAC: reactive updates on relabelled real data, then imagined episodes from ``start``."""
         self.sac = self._new_policy()
-        if self.utility != "trajectory_variance" and self.reactive_updates > 0:
+        self.policy_step = self.num_timesteps
+        if self.reactive_updates > 0:
+            labels = self._label_real_data()  # (N,)
             self.last_utility = train_reactively(
-                self.sac, self.states, self.actions, self.next_states, self._real_utility,
+                self.sac, self.states, self.actions, self.next_states, lambda index: labels[index],
                 updates=self.reactive_updates, batch_size=self.sac_batch_size, generator=self.generator,
             )  # fmt: skip
         if self.imagination:
@@ -374,7 +438,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         self.model.eval()
         self.last_utility = train_in_imagination(
             self.sac, imagined, start, episodes=self.imagined_episodes, warmup_episodes=self.warmup_episodes,
-            batch_size=self.sac_batch_size, generator=self.generator,
+            batch_size=self.sac_batch_size, generator=self.generator, terminal_horizon=self.terminal_horizon,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ real steps (agents.max.real_steps)
@@ -391,6 +455,15 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             self.train()
             self._train_policy(self._observation_batch(new_observations)[0])
 
+    def _after_episode(self, new_observations: np.ndarray) -> None:
+        if self.policy_each_episode and self.has_policy and self.policy_step != self.num_timesteps:
+            self._train_policy(self._observation_batch(new_observations)[0])  # the same model, the new start
+
+    def _record_logs(self) -> None:
+        if self.novelty_n:
+            self.logger.record("explore/experience_novelty", self.novelty_sum / self.novelty_n)
+        self.novelty_sum, self.novelty_n = 0.0, 0
+
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike, exclude=None, include=None) -> None:  # noqa: ARG002
         """Write hyper-parameters, model, policy, data, counters and random state (pickle-free)."""
@@ -404,6 +477,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             "sac": self.sac.state_dict(),
             "sac_optimizers": [self.sac.actor_optimizer.state_dict(), self.sac.critic_optimizer.state_dict()],
             "has_policy": self.has_policy,
+            "policy_step": self.policy_step,
+            "data_norms": None if self.data_norms is None else self.data_norms.state_dict(),
             "rnd": None
             if self.rnd is None
             else {
@@ -440,6 +515,9 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         model.sac.actor_optimizer.load_state_dict(checkpoint["sac_optimizers"][0])
         model.sac.critic_optimizer.load_state_dict(checkpoint["sac_optimizers"][1])
         model.has_policy = checkpoint["has_policy"]
+        model.policy_step = checkpoint.get("policy_step", -1)
+        if model.data_norms is not None:
+            model.data_norms.load_state_dict(checkpoint["data_norms"])
         if checkpoint.get("rnd") is not None:
             model.rnd.load_state_dict(checkpoint["rnd"]["module"])
             model.rnd_optimizer.load_state_dict(checkpoint["rnd"]["optimizer"])

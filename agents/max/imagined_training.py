@@ -47,6 +47,7 @@ def train_in_imagination(
     warmup_episodes: int = 0,
     batch_size: int,
     generator: torch.Generator | None = None,
+    terminal_horizon: bool = True,
 ) -> float:
     """Train ``sac`` on ``episodes`` imagined episodes started at ``start``; return the mean reward of the
     episodes acted by the policy (of the random ones when there are none).
@@ -59,6 +60,9 @@ def train_in_imagination(
         (official: 3).
     :param batch_size: SAC minibatch, drawn from every imagined step so far.
     :param generator: torch generator of the minibatch draws.
+    :param terminal_horizon: the horizon's last step is terminal (the critic does not bootstrap past it);
+        ``False`` never ends an episode, as the official ``Replay`` (every mask 1): the horizon only cuts
+        the rollout.
     """
     if not 0 <= warmup_episodes <= episodes:
         raise ValueError(f"warmup_episodes must be in [0, episodes={episodes}], got {warmup_episodes}")
@@ -78,7 +82,7 @@ def train_in_imagination(
             else:
                 actions = torch.rand(n, sac.action_dim, generator=generator, device=device) * 2 - 1  # (N, a)
             next_states, reward, done = imagined.step(actions)  # (N, d), (N,)
-            ends = torch.full_like(reward, float(done))  # (N,) the horizon ends every actor together
+            ends = torch.full_like(reward, float(done and terminal_horizon))  # (N,) 1 where the horizon ends
             rows = (states, actions, reward, next_states, ends)
             if buffer is None:
                 buffer = [torch.zeros(episodes * horizon * n, *x.shape[1:], device=device) for x in rows]

@@ -38,6 +38,10 @@ class RealStepLoop:
         """Learn when the schedule says so; ``new_observations`` is where the env now is (after a reset)."""
         raise NotImplementedError
 
+    def _after_episode(self, new_observations: np.ndarray) -> None:
+        """Called after :meth:`_after_step` when the step ended an episode; ``new_observations`` is the
+        reset's. Nothing by default."""
+
     def _record_logs(self) -> None:
         """Record the planner's own logger values (none by default)."""
 
@@ -74,6 +78,7 @@ class RealStepLoop:
             self._last_obs = new_obs
             self._after_step(new_obs)
             if done:
+                self._after_episode(new_obs)
                 self.longest_episode = max(self.longest_episode, self.episode_step + 1)
             self.episode_step = 0 if done else self.episode_step + 1
             if done:

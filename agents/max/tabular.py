@@ -38,7 +38,6 @@ from world_models.transition_memory import TransitionMemory
 logger = logging.getLogger(__name__)
 
 
-
 class TabularMAX(MAX, TabularExplorer):
     """Model-Based Active Exploration on Discrete observation and action spaces (``MAX(env)`` builds this
     planner for a Discrete observation space).

@@ -16,6 +16,7 @@ from benchmarks.continuous_reports import (
 )
 from benchmarks.continuous_runs import explore_continuous_once, task_rewards, with_continuous_hyperparameters
 from benchmarks.suites.common import Emit, grid, scored_seeds
+from envs.observation_noise import PAPER_NOISE_STD
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
          "method": method, "env": CONTINUOUS_WORLDS[world], "seed": seed, "steps": steps, "config": cfg.config,
          "exploit_config": cfg.config if task_rewards(CONTINUOUS_WORLDS[world]) else None,
          "every": max(1, steps // 100), "threads": cfg.threads, "device": cfg.device,
+         "observation_noise": PAPER_NOISE_STD,
          "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
          "overrides": QUICK_EXPLORER if cfg.quick else {}, "exploit_overrides": QUICK_EXPLOIT if cfg.quick else {}})
         for world in cfg.continuous_worlds for seed in seeds for method in cfg.methods

@@ -44,6 +44,8 @@ def test_max_builds_the_planner_that_fits_the_spaces():
         ({"model_steps": None, "model_epochs": 0}, "model_epochs"),
         ({"init": "orthogonal"}, "init"),
         ({"grad_clip": "scale"}, "grad_clip"),
+        ({"member_data": "all"}, "member_data"),
+        ({"member_data": "shuffle"}, "model_epochs"),
     ],
 )
 def test_bad_options_are_refused(kwargs, match):
@@ -162,8 +164,8 @@ class FixedStart(gym.Wrapper):
         return self.env.reset(seed=0)
 
 
-OFFICIAL_PATHS = ("init", "grad_clip", "terminal_horizon", "frozen_normalizer", "policy_each_episode")
-OFFICIAL = {name: CONFIGS["paper"][name] for name in OFFICIAL_PATHS}
+OFFICIAL_PATHS = ("init", "grad_clip", "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data")
+OFFICIAL = {**{name: CONFIGS["paper"][name] for name in OFFICIAL_PATHS}, "model_steps": None, "model_epochs": 2}
 
 
 @pytest.mark.parametrize(
@@ -173,7 +175,7 @@ def test_a_resumed_run_continues_exactly_as_an_uninterrupted_one(tmp_path, flags
     def env():
         return FixedStart(gym.make("Pendulum-v1", max_episode_steps=50))
 
-    model = MAX(env(), seed=0, **TINY, **flags)
+    model = MAX(env(), seed=0, **{**TINY, **flags})
     model.learn(100)  # two whole episodes, two policies
     model.save(tmp_path / "cmax")
     model.learn(100, reset_num_timesteps=False)
@@ -245,10 +247,12 @@ def test_the_paper_configuration_runs_a_few_steps_on_cpu():
 
 
 def test_the_official_paths_are_the_paper_configuration_and_not_the_reduced_one():
-    assert OFFICIAL == {"init": "xavier", "grad_clip": "value", "terminal_horizon": False, "frozen_normalizer": True,
-                        "policy_each_episode": True}  # fmt: skip
+    assert {name: OFFICIAL[name] for name in OFFICIAL_PATHS} == {
+        "init": "xavier", "grad_clip": "value", "terminal_horizon": False, "frozen_normalizer": True,
+        "policy_each_episode": True, "member_data": "shuffle"}  # fmt: skip
     reduced = ContinuousMAX(pendulum(), **CONFIGS["reduced"])
-    assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon) == ("default", "norm", True)
+    assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon, reduced.member_data) == (
+        "default", "norm", True, "bootstrap")  # fmt: skip
     assert not reduced.frozen_normalizer and not reduced.policy_each_episode
 
 

@@ -107,3 +107,31 @@ def test_imagined_exploration_steps_all_actors_for_a_horizon():
         assert dones == [False, False, True]
     with pytest.raises(ValueError, match="imagination=False"):
         ImaginedExploration(model, utility="prediction_error")
+
+
+def test_per_member_batches_give_each_member_the_nll_of_its_own_rows():
+    """The batched (E, b) forward of :func:`fit_shuffled` against each member alone on its rows."""
+    model, _, _, (states, actions, next_states) = fitted_model(False, steps=5)
+    index = torch.stack([torch.randperm(512, generator=torch.Generator().manual_seed(m))[:32] for m in range(5)])
+    with torch.no_grad():
+        batched = model.nll(states[index], actions[index], next_states[index])  # (E, b)
+        alone = torch.stack([model.nll(states[rows], actions[rows], next_states[rows])[m]
+                             for m, rows in enumerate(index)])  # fmt: skip
+    torch.testing.assert_close(batched, alone)
+
+
+def test_fit_shuffled_passes_over_every_transition_in_each_members_own_order_and_learns():
+    from world_models.continuous import fit_shuffled
+
+    model, first, _, (states, actions, next_states) = fitted_model(False, steps=0)
+    seen = []
+    nll = model.nll
+    model.nll = lambda s, a, s_next: (seen.append(s), nll(s, a, s_next))[1]
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    last, steps = fit_shuffled(model, optimizer, states[:500], actions[:500], next_states[:500], epochs=40,
+                               batch_size=128, rng=np.random.default_rng(0))  # fmt: skip
+    assert steps == 40 * 3  # 500 rows: three whole batches of 128 an epoch, the last 116 dropped
+    first_epoch = torch.cat(seen[:3], dim=1)  # (E, 384, d)
+    assert all(len(torch.unique(first_epoch[m], dim=0)) == 384 for m in range(5))  # no row twice in an epoch
+    assert not torch.equal(first_epoch[0], first_epoch[1])  # members see their own orders
+    assert last < first - 2.0

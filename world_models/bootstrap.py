@@ -107,11 +107,18 @@ def fit(
         loss = weighted_member_loss(nll_fn(index), w)
         optimizer.zero_grad(set_to_none=True)
         (loss + penalty() if penalty is not None else loss).backward()
-        if max_grad_norm is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-            if grad_clip == "norm":
-                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-            else:
-                torch.nn.utils.clip_grad_value_(params, max_grad_norm)
+        clip_gradients(optimizer, max_grad_norm, grad_clip)
         optimizer.step()
     return float(loss.detach())
+
+
+def clip_gradients(optimizer: torch.optim.Optimizer, threshold: float | None, grad_clip: str = "norm") -> None:
+    """Clip the gradients of ``optimizer``'s parameters: their global norm to ``threshold`` (``"norm"``) or
+    each entry to [-threshold, threshold] (``"value"``); ``threshold=None`` leaves them."""
+    if threshold is None:
+        return
+    params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if grad_clip == "norm":
+        torch.nn.utils.clip_grad_norm_(params, threshold)
+    else:
+        torch.nn.utils.clip_grad_value_(params, threshold)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from world_models.bootstrap import fit
+from world_models.bootstrap import clip_gradients, fit
 from world_models.ensemble import GaussianEnsemble
 from world_models.normalizer import RunningNormalizer
 
@@ -90,8 +90,9 @@ class GaussianDynamicsEnsemble(nn.Module):
         return self.net.mean_and_var(self._inputs(states, actions))
 
     def nll(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> torch.Tensor:
-        """(E, B) Gaussian NLL (up to a constant) of the real changes, in normalised units."""
-        targets = self.delta_norm.normalize(next_states - states)  # (B, d)
+        """(E, B) Gaussian NLL (up to a constant) of the real changes, in normalised units; the inputs are
+        (B, ...) shared by all members or (E, B, ...), one batch per member."""
+        targets = self.delta_norm.normalize(next_states - states)  # (B, d) or (E, B, d)
         return self.net.nll(self._inputs(states, actions), targets)
 
     def predict_next(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,3 +150,42 @@ def fit_transitions(
     model.train()
     return fit(nll_fn, weights, optimizer, steps=steps, batch_size=batch_size, rng=rng, max_grad_norm=max_grad_norm,
                grad_clip=grad_clip)  # fmt: skip
+
+
+def fit_shuffled(
+    model: GaussianDynamicsEnsemble,
+    optimizer: torch.optim.Optimizer,
+    states: torch.Tensor,
+    actions: torch.Tensor,
+    next_states: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    max_grad_norm: float | None = 5.0,
+    grad_clip: str = "value",
+) -> tuple[float, int]:
+    """Fit ``model`` as the official ``train_epoch`` and ``Buffer.train_batches`` do: in each of ``epochs``
+    passes every member draws its own permutation of all N transitions (N, d), (N, a), (N, d) and steps
+    through it ``batch_size`` rows at a time, the members' (E, b) batches in one forward pass; a last
+    incomplete batch is dropped unless it is the only one. Every transition weighs 1 (no bootstrap weights:
+    the members differ by their initial weights and their data's order). The loss is the members' mean
+    NLL (:meth:`GaussianDynamicsEnsemble.nll`; the official loss is the mean over dimensions, a 2/d
+    rescaling of it). Returns the last step's loss and the number of steps taken."""
+    n, members = len(states), model.ensemble_size
+    model.train()
+    loss, steps = torch.zeros(()), 0
+    for _ in range(epochs):
+        order = torch.as_tensor(np.argsort(rng.random((members, n)), axis=1), device=states.device)  # (E, N)
+        for start in range(0, n, batch_size):
+            end = min(n, start + batch_size)
+            if end - start < batch_size and start != 0:
+                break
+            index = order[:, start:end]  # (E, b): each member's rows
+            loss = model.nll(states[index], actions[index], next_states[index]).mean()  # (E, b) -> ()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            clip_gradients(optimizer, max_grad_norm, grad_clip)
+            optimizer.step()
+            steps += 1
+    return float(loss.detach()), steps

@@ -247,6 +247,11 @@ class GaussianEnsemble(EnsembleMLP):
         return mean, log_var.exp()
 
     def nll(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Gaussian negative log-likelihood of ``targets`` (B, d) under each member, up to a constant: (E, B)."""
+        """Gaussian negative log-likelihood of ``targets`` under each member, up to a constant: (E, B).
+
+        :param x: (B, in) shared inputs or (E, B, in), one batch per member.
+        :param targets: (B, d) shared targets or (E, B, d), one batch per member.
+        """
         mean, var = self.mean_and_var(x)  # (E, B, d)
-        return 0.5 * (((targets.unsqueeze(0) - mean) ** 2) / var + var.log()).sum(-1)  # (E, B)
+        targets = targets.unsqueeze(0) if targets.dim() == 2 else targets  # (1 or E, B, d)
+        return 0.5 * (((targets - mean) ** 2) / var + var.log()).sum(-1)  # (E, B)

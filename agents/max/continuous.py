@@ -40,7 +40,7 @@ from agents.max.imagined_training import train_in_imagination, train_reactively
 from agents.max.real_steps import RealStepLoop
 from agents.max.sac import SAC, to_env_action
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, GRAD_CLIPS, bootstrap_weights
-from world_models.continuous import GaussianDynamicsEnsemble, fit_transitions, refit_steps
+from world_models.continuous import GaussianDynamicsEnsemble, fit_shuffled, fit_transitions, refit_steps
 from world_models.ensemble import MLP_INITS
 from world_models.imagination import ImaginedExploration
 from world_models.normalizer import RunningNormalizer
@@ -49,7 +49,8 @@ from world_models.utilities import jensen_renyi, prediction_error, trajectory_va
 logger = logging.getLogger(__name__)
 
 UTILITIES = ("jensen_renyi", "prediction_error", "trajectory_variance", "rnd")
-NORMALIZERS = ("state_norm", "action_norm", "delta_norm")  # the model's statistics of s, a and s' - s
+NORMALIZERS = ("state_norm", "action_norm", "delta_norm")
+MEMBER_DATA = ("bootstrap", "shuffle")  # the model's statistics of s, a and s' - s
 REACTIVE_UTILITIES = ("prediction_error", "rnd")  # utilities of real outcomes: no imagined counterpart
 
 # The official code's defaults ("paper", read from its main.py) and a configuration that runs on two CPU
@@ -61,6 +62,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 50, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 256,
         "sac_batch_size": 4096, "sac_learning_rate": 1e-3, "init": "xavier", "grad_clip": "value",
         "terminal_horizon": False, "frozen_normalizer": True, "policy_each_episode": True,
+        "member_data": "shuffle",
     },
     "reduced": {
         "ensemble_size": 8, "hidden_size": 200, "n_hidden_layers": 2, "model_steps": 200, "model_epochs": None,
@@ -68,6 +70,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 15, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 128,
         "sac_batch_size": 256, "sac_learning_rate": 1e-3, "init": "default", "grad_clip": "norm",
         "terminal_horizon": True, "frozen_normalizer": False, "policy_each_episode": False,
+        "member_data": "bootstrap",
     },
 }  # fmt: skip
 
@@ -104,7 +107,11 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     :param frozen_normalizer: the model and the policy normalise with a copy of the data's statistics
         taken at each refit (official), instead of statistics updated at every real step.
     :param refit_from_scratch: re-initialise the ensemble before each refit (official), or keep training it.
-    :param bootstrap: members' data weights, see :mod:`world_models.bootstrap`.
+    :param bootstrap: members' data weights, see :mod:`world_models.bootstrap` (``member_data="bootstrap"``).
+    :param member_data: ``"bootstrap"``: each member weights every transition by its own bootstrap weight,
+        one minibatch shared by all; ``"shuffle"`` (official): every transition weighs 1 and each member
+        steps through its own permutation of the data in every epoch
+        (:func:`~world_models.continuous.fit_shuffled`; needs ``model_epochs``).
     :param warmup_steps: uniformly random actions first (official: 256).
     :param policy_every: refit and train a fresh policy every this many real steps.
     :param policy_each_episode: also train a fresh policy (on the same model) when an episode ends, from the
@@ -143,7 +150,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         "model_epochs", "max_grad_norm", "refit_from_scratch", "bootstrap", "warmup_steps", "policy_every", "utility",
         "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "warmup_episodes", "reactive_updates",
         "sac_hidden_size", "sac_batch_size", "sac_learning_rate", "alpha", "log_interval", "init", "grad_clip",
-        "terminal_horizon", "frozen_normalizer", "policy_each_episode",
+        "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data",
     )  # fmt: skip
 
     def __init__(
@@ -184,6 +191,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         terminal_horizon: bool = True,
         frozen_normalizer: bool = False,
         policy_each_episode: bool = False,
+        member_data: str = "bootstrap",
     ) -> None:
         check_device(device)
         if utility not in UTILITIES:
@@ -203,6 +211,10 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
         if grad_clip not in GRAD_CLIPS:
             raise ValueError(f"grad_clip must be one of {GRAD_CLIPS}, got {grad_clip!r}")
+        if member_data not in MEMBER_DATA:
+            raise ValueError(f"member_data must be one of {MEMBER_DATA}, got {member_data!r}")
+        if member_data == "shuffle" and model_epochs is None:
+            raise ValueError("member_data='shuffle' passes over the data in epochs: give model_epochs, not model_steps")
         counts = {name: 1 for name in ("ensemble_size", "policy_every", "n_actors", "horizon", "sac_batch_size",
                                        "model_batch_size")}  # fmt: skip
         counts |= {name: 0 for name in ("imagined_episodes", "warmup_episodes", "reactive_updates")}
@@ -358,12 +370,19 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         if self.data_norms is not None:  # the copy the model and the policy see until the next refit
             for name in NORMALIZERS:
                 getattr(self.model, name).load_state_dict(self.data_norms[name].state_dict())
-        steps = refit_steps(len(self.states), self.model_steps, self.model_epochs, self.model_batch_size)
-        self.last_nll = fit_transitions(
-            self.model, self.optimizer, self.states, self.actions, self.next_states, self.weights, steps=steps,
-            batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
-            grad_clip=self.grad_clip,
-        )  # fmt: skip
+        if self.member_data == "shuffle":
+            self.last_nll, steps = fit_shuffled(
+                self.model, self.optimizer, self.states, self.actions, self.next_states, epochs=self.model_epochs,
+                batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
+                grad_clip=self.grad_clip,
+            )  # fmt: skip
+        else:
+            steps = refit_steps(len(self.states), self.model_steps, self.model_epochs, self.model_batch_size)
+            self.last_nll = fit_transitions(
+                self.model, self.optimizer, self.states, self.actions, self.next_states, self.weights, steps=steps,
+                batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
+                grad_clip=self.grad_clip,
+            )  # fmt: skip
         if self.rnd is not None:
             self._fit_rnd(steps)
         self._n_updates += steps

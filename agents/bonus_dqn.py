@@ -6,11 +6,12 @@ bonus is computed from the *current* counts each time a batch is sampled, so an 
 shrinks as its pair keeps being visited (it is not frozen at collection time).
 
 What a state is, by ``bonus``: its index or exact observation (``"count"``), a SimHash code of its raw
-observation (``"simhash"``, Tang et al. 2017), or, for pictures, a SimHash code of features learned by
-inverse dynamics (``"features"``, :class:`FeatureHash`): the features keep what the actions change (where
+observation (``"simhash"``, Tang et al. 2017), or, for pictures, a cell of a cover of features learned by
+inverse dynamics (``"features"``, :class:`FeatureCover`): the features keep what the actions change (where
 the agent stands) and drop what they do not (a texture redrawn at every reset), so the count is of places,
 not of pictures. Tang et al. learn their hash too (an autoencoder's binary code); inverse dynamics is the
-suite's choice because an autoencoder must reproduce the texture.
+suite's choice because an autoencoder must reproduce the texture, and a cover rather than SimHash because
+SimHash codes of these features still split a cell (docs/BENCHMARKS.md, "What bonus DQN counts").
 """
 
 from __future__ import annotations
@@ -28,58 +29,95 @@ from stable_baselines3.common.vec_env import VecNormalize
 from agents.counts import COUNT_METHODS, StateActionCounter
 from agents.dqn import DQN, reject_replay_buffer_kwargs
 from agents.encoders import InverseDynamicsEncoder, encode_pictures, train_inverse_dynamics
+from agents.max.latent_planning import cover
 
 BONUSES = (*COUNT_METHODS, "features")
 
 
-class FeatureHash:
-    """State keys of pictures: k-bit SimHash codes of inverse-dynamics features, centred on the stored
-    pictures' mean feature (so the random hyperplanes cut through the data, not beside it).
+class FeatureCover:
+    """State keys of pictures: the cells of a greedy cover of their inverse-dynamics features.
+
+    After each :meth:`fit` the stored pictures' features are covered (:func:`~agents.max.latent_planning.cover`,
+    the nodes of MAX from pixels' planner) at ``spacing`` times the median length of the real steps that
+    moved them; a picture's key is its nearest node. A picture farther than that from every node becomes a
+    node of its own (before the first fit, every distinct picture does: exact counts).
 
     :param observation_space: channel-first (C, H, W) pictures in [0, 255].
     :param n_actions: discrete actions the encoder's inverse head tells apart.
-    :param hash_bits: bits of the code.
+    :param spacing: the cover's radius, in median real-step lengths of feature space.
     :param features_dim: size of the features.
     :param learning_rate: Adam's learning rate for the encoder.
-    :param seed: seed of the SimHash projection.
     :param device: where the encoder runs.
     """
 
     def __init__(
-        self, observation_space: spaces.Box, n_actions: int, *, hash_bits: int = 16, features_dim: int = 32,
-        learning_rate: float = 1e-3, seed: int = 0, device: torch.device | str = "cpu",
+        self, observation_space: spaces.Box, n_actions: int, *, spacing: float = 0.5, features_dim: int = 32,
+        learning_rate: float = 1e-3, device: torch.device | str = "cpu",
     ) -> None:  # fmt: skip
-        self.device = device
+        if not spacing > 0:
+            raise ValueError(f"spacing must be > 0, got {spacing!r}")
+        self.device, self.spacing = device, spacing
         self.encoder = InverseDynamicsEncoder(observation_space, n_actions, features_dim=features_dim).to(device)
         self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=learning_rate)
-        self.center = torch.zeros(features_dim, device=device)  # (f,) mean feature of the stored pictures
-        feature_space = spaces.Box(-np.inf, np.inf, shape=(features_dim,), dtype=np.float32)
-        self.hash = StateActionCounter(feature_space, "simhash", hash_bits=hash_bits, seed=seed)
+        self.nodes = torch.zeros(0, features_dim, device=device)  # (n, f) the cover's nodes
+        self.radius = 0.0  # a picture within this of its nearest node shares the node's key
 
     @torch.no_grad()
     def keys(self, pictures: np.ndarray) -> np.ndarray:
-        """(B, C, H, W) pictures -> (B,) int64 codes of their centred features."""
-        features = encode_pictures(self.encoder, np.asarray(pictures), self.device) - self.center  # (B, f)
-        return self.hash.keys(features.cpu().numpy())
+        """(B, C, H, W) pictures -> (B,) int64 keys: their nearest nodes, new nodes where none is near."""
+        features = encode_pictures(self.encoder, np.asarray(pictures), self.device)  # (B, f)
+        keys = np.full(len(features), -1, dtype=np.int64)
+        if len(self.nodes):
+            distance, nearest = torch.cdist(features, self.nodes).min(dim=1)  # (B,) each
+            near = (distance <= self.radius).cpu().numpy()  # (B,)
+            keys[near] = nearest.cpu().numpy()[near]
+        for i in np.flatnonzero(keys < 0):  # in order: a new node may be near a later picture of the batch
+            distance = (self.nodes - features[i]).norm(dim=1)  # (n,)
+            if len(distance) and float(distance.min()) <= self.radius:
+                keys[i] = int(distance.argmin())
+            else:
+                keys[i] = len(self.nodes)
+                self.nodes = torch.cat([self.nodes, features[i : i + 1]])  # (n + 1, f)
+        return keys
+
+    @torch.no_grad()
+    def keys_reference(self, pictures: np.ndarray) -> np.ndarray:
+        """:meth:`keys` with a Python loop over pictures and nodes (the slow, obvious form)."""
+        features = encode_pictures(self.encoder, np.asarray(pictures), self.device)  # (B, f)
+        keys = []
+        for z in features:
+            gaps = [float((node - z).norm()) for node in self.nodes]
+            if gaps and min(gaps) <= self.radius:
+                keys.append(int(np.argmin(gaps)))
+            else:
+                keys.append(len(self.nodes))
+                self.nodes = torch.cat([self.nodes, z[None]])  # (n + 1, f)
+        return np.array(keys, dtype=np.int64)
 
     def fit(self, observations: np.ndarray, actions: np.ndarray, next_observations: np.ndarray, *, steps: int,
             batch_size: int, noise: float, rng: np.random.Generator) -> float:  # fmt: skip
         """Train the encoder on (N, C, H, W) transitions (:func:`~agents.encoders.train_inverse_dynamics`),
-        then centre on the mean feature of ``observations``; returns the last inverse-dynamics loss."""
+        then cover the features of ``observations`` anew; returns the last inverse-dynamics loss."""
         loss = train_inverse_dynamics(self.encoder, self.optimizer, observations, actions, next_observations,
                                       steps=steps, batch_size=batch_size, noise=noise, rng=rng,
                                       device=self.device)  # fmt: skip
         with torch.no_grad():
-            self.center = encode_pictures(self.encoder, observations, self.device).mean(0)  # (f,)
+            z, z_next = (encode_pictures(self.encoder, x, self.device) for x in (observations, next_observations))
+            lengths = (z_next - z).norm(dim=1)  # (N,) feature length of each real step
+            moved = lengths[lengths > 1e-6 * max(float(lengths.max()), 1e-12)]
+            self.radius = self.spacing * float(moved.median()) if len(moved) else 0.0
+            rows, _ = cover(z, self.radius, len(z), first=len(z) - 1)
+            self.nodes = z[rows]  # (n, f)
         return loss
 
     def state_dict(self) -> dict[str, Any]:
-        return {"encoder": self.encoder.state_dict(), "optimizer": self.optimizer.state_dict(), "center": self.center}
+        return {"encoder": self.encoder.state_dict(), "optimizer": self.optimizer.state_dict(), "nodes": self.nodes,
+                "radius": self.radius}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.encoder.load_state_dict(state["encoder"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.center = state["center"].to(self.device)
+        self.nodes, self.radius = state["nodes"].to(self.device), state["radius"]
 
 
 class CountBonusReplayBuffer(ReplayBuffer):
@@ -141,11 +179,15 @@ class BonusDQN(DQN):
     :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or a policy class.
     :param env: the environment or its id (one environment).
     :param bonus: ``"count"`` (exact counts; Discrete states or exact observations), ``"simhash"``
-        (hashed raw observations, Tang et al. 2017) or ``"features"`` (pictures only: hashed inverse-dynamics
-        features, :class:`FeatureHash`; the encoder is trained after ``encoder_every`` steps and every
-        ``encoder_every`` steps after, then every stored transition is keyed and counted again).
+        (hashed raw observations, Tang et al. 2017) or ``"features"`` (pictures only: cells of a cover of
+        inverse-dynamics features, :class:`FeatureCover`; the encoder is trained after ``encoder_every``
+        steps and every ``encoder_every`` steps after, then every stored transition is keyed and counted
+        again; a checkpoint keeps the encoder, the nodes and the counts but, as in SB3, not the replay
+        buffer, so after a load the next recount counts only the transitions stored since).
     :param beta: bonus scale; the bonus is ``beta / sqrt(N(s, a))`` (>= 0; 1.0 scored best on the chain).
-    :param hash_bits: SimHash code length (of the raw observation or of the features).
+    :param hash_bits: SimHash code length (``"simhash"``).
+    :param spacing: the feature cover's radius in median real-step lengths (``"features"``; 0.5: one key per
+        visited cell on tuning layouts 0-2, where 1.0 began to merge cells; ``benchmark.py bonus-census``).
     :param encoder_every: real steps between encoder trainings (``"features"``; MAX from pixels' schedule).
     :param encoder_steps: inverse-dynamics steps per training (``"features"``).
     :param augment_noise: std of the pixel noise on the pictures the encoder trains on (``"features"``).
@@ -163,6 +205,7 @@ class BonusDQN(DQN):
         encoder_every: int = 500,
         encoder_steps: int = 300,
         augment_noise: float = 24.0,
+        spacing: float = 0.5,
         **kwargs: Any,
     ) -> None:
         if bonus not in BONUSES:
@@ -174,27 +217,30 @@ class BonusDQN(DQN):
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if not augment_noise >= 0:
             raise ValueError(f"augment_noise must be >= 0, got {augment_noise!r}")
+        if not spacing > 0:
+            raise ValueError(f"spacing must be > 0, got {spacing!r}")
         reject_replay_buffer_kwargs(kwargs, "BonusDQN", "count-bonus replay")
         self.bonus = bonus
         self.beta = beta
         self.hash_bits = hash_bits
         self.encoder_every, self.encoder_steps, self.augment_noise = encoder_every, encoder_steps, augment_noise
+        self.spacing = spacing
         super().__init__(policy, env, **kwargs)
         self._remember_init(policy, {**kwargs, "bonus": bonus, "beta": beta, "hash_bits": hash_bits,
                                      "encoder_every": encoder_every, "encoder_steps": encoder_steps,
-                                     "augment_noise": augment_noise})  # fmt: skip
+                                     "augment_noise": augment_noise, "spacing": spacing})  # fmt: skip
 
     def _setup_model(self) -> None:
-        self.feature_hash: FeatureHash | None = None
+        self.feature_cover: FeatureCover | None = None
         if self.bonus == "features":
             space = self.observation_space
             if not (isinstance(space, spaces.Box) and len(space.shape) == 3):
                 raise TypeError(f"bonus='features' counts pictures: needs (C, H, W) observations, got {space}")
             if not isinstance(self.action_space, spaces.Discrete):
                 raise TypeError(f"bonus='features' needs Discrete actions, got {self.action_space}")
-            self.feature_hash = FeatureHash(space, int(self.action_space.n), hash_bits=self.hash_bits,
-                                            seed=self.seed or 0, device=self.device)  # fmt: skip
-            self.counter = StateActionCounter(spaces.Discrete(1), "count")  # counts (code, action) pairs
+            self.feature_cover = FeatureCover(space, int(self.action_space.n), spacing=self.spacing,
+                                             device=self.device)  # fmt: skip
+            self.counter = StateActionCounter(spaces.Discrete(1), "count")  # counts (node, action) pairs
         else:
             self.counter = StateActionCounter(self.observation_space, self.bonus, hash_bits=self.hash_bits,
                                               seed=self.seed or 0)  # fmt: skip
@@ -202,13 +248,13 @@ class BonusDQN(DQN):
         self.encoder_trainings = 0
         self.replay_buffer_class = CountBonusReplayBuffer
         self.replay_buffer_kwargs = {"counter": self.counter, "beta": self.beta,
-                                     "state_key": self.feature_hash.keys if self.feature_hash else None}  # fmt: skip
+                                     "state_key": self.feature_cover.keys if self.feature_cover else None}  # fmt: skip
         super()._setup_model()
 
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         buffer = self.replay_buffer
         assert isinstance(buffer, CountBonusReplayBuffer)
-        if self.feature_hash is not None and self.num_timesteps // self.encoder_every > self.encoder_trainings:
+        if self.feature_cover is not None and self.num_timesteps // self.encoder_every > self.encoder_trainings:
             self._refit_features(buffer)
         buffer.bonus_sum, buffer.bonus_n = 0.0, 0
         super().train(gradient_steps, batch_size)
@@ -216,28 +262,28 @@ class BonusDQN(DQN):
             self.logger.record("train/bonus_mean", buffer.bonus_sum / buffer.bonus_n)
 
     def _refit_features(self, buffer: CountBonusReplayBuffer) -> None:
-        """Train the feature hash's encoder on the stored transitions, then key and count them again."""
+        """Train the feature cover's encoder on the stored transitions, then key and count them again."""
         rows = buffer.stored()
-        loss = self.feature_hash.fit(
-            buffer.observations[rows, 0], buffer.actions[rows, 0], buffer.next_observations[rows, 0],
+        loss = self.feature_cover.fit(
+            buffer.observations[rows, 0], buffer.actions[rows, 0].reshape(-1), buffer.next_observations[rows, 0],
             steps=self.encoder_steps, batch_size=64, noise=self.augment_noise, rng=self.encoder_rng,
         )  # fmt: skip
         buffer.recount()
         self.encoder_trainings = self.num_timesteps // self.encoder_every
         self.logger.record("train/inverse_loss", loss)
-        self.logger.record("explore/distinct_codes", len({key for key, _ in self.counter.table}))
+        self.logger.record("explore/distinct_states", len({key for key, _ in self.counter.table}))
 
     def _extra_state(self) -> dict[str, Any]:
         state = {"counts": self.counter.state_dict(), "exploration_rate": self.exploration_rate}
-        if self.feature_hash is not None:
-            state |= {"feature_hash": self.feature_hash.state_dict(), "encoder_trainings": self.encoder_trainings,
+        if self.feature_cover is not None:
+            state |= {"feature_cover": self.feature_cover.state_dict(), "encoder_trainings": self.encoder_trainings,
                       "encoder_rng": self.encoder_rng.bit_generator.state}  # fmt: skip
         return state
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.counter.load_state_dict(state["counts"])
         self.exploration_rate = state["exploration_rate"]
-        if self.feature_hash is not None:
-            self.feature_hash.load_state_dict(state["feature_hash"])
+        if self.feature_cover is not None:
+            self.feature_cover.load_state_dict(state["feature_cover"])
             self.encoder_trainings = state["encoder_trainings"]
             self.encoder_rng.bit_generator.state = state["encoder_rng"]

@@ -18,6 +18,9 @@ PIXEL_METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "max-index": ("max", "index", {}),
     "bootdqn": ("bootdqn", "rgb", {}),
     "bonusdqn": ("bonusdqn", "rgb", {"bonus": "simhash"}),
+    "bonusdqn-features": ("bonusdqn", "rgb", {"bonus": "features"}),
+    "rnd": ("rnd", "rgb", {}),
+    "icm": ("icm", "rgb", {}),
     "random": ("random", "index", {}),
 }
 PIXEL_LABELS = {
@@ -25,6 +28,9 @@ PIXEL_LABELS = {
     "max-index": "MAX on the cell index",
     "bootdqn": "Bootstrapped DQN",
     "bonusdqn": "bonus DQN (SimHash)",
+    "bonusdqn-features": "bonus DQN (feature cells)",
+    "rnd": "RND",
+    "icm": "ICM",
     "random": "random",
 }
 # world -> maxplore/Maze-v0 keyword arguments (the layout seed is the run's seed)
@@ -171,24 +177,33 @@ def texture_check(
 
 
 def code_census(
-    seed: int, *, steps: int = 3000, hash_bits: tuple[int, ...] = (8, 16, 32), encoder_every: int = 500,
-    encoder_steps: int = 300, threads: int = 1, device: str = "cpu",
+    seed: int,
+    *,
+    steps: int = 3000,
+    spacings: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5, 1.0),
+    hash_bits: int = 32,
+    encoder_every: int = 500,
+    encoder_steps: int = 300,
+    threads: int = 1,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """What bonus DQN's counts count in the 9 x 9 textured maze (layout ``seed``): ``steps`` uniformly random
-    steps in 100-step episodes (a new texture each), then every stored picture keyed by SimHash of the raw
-    picture (``bonus="simhash"``) and of inverse-dynamics features (``bonus="features"``, the encoder
-    trained on the steps so far after every ``encoder_every`` of them, as the agent trains it), for each
-    code length in ``hash_bits``. Returns, per (bonus, bits): distinct codes per visited cell (mean; 1 is a
-    count of places) and distinct cells per code (mean; above 1, places share a count)."""
+    steps in 100-step episodes (a new texture each), then every stored picture keyed as bonus DQN keys it:
+    by SimHash of the raw picture (``bonus="simhash"``, ``hash_bits``) and by the cells of a cover of its
+    inverse-dynamics features (``bonus="features"``, the encoder trained on the steps so far after every
+    ``encoder_every`` of them, as the agent trains it), for each cover ``spacing``. Returns one row per
+    keying: distinct keys per visited cell (mean; 1 is a count of places) and distinct cells per key (mean;
+    above 1, places share a count)."""
     import gymnasium as gym
     import numpy as np
     import torch
 
     import envs  # noqa: F401
-    from agents.bonus_dqn import FeatureHash
+    from agents.bonus_dqn import FeatureCover
     from agents.counts import StateActionCounter
 
     torch.set_num_threads(threads)
+    torch.manual_seed(seed)  # the encoder's initial weights and the pixel noise of its training
     env = gym.make("maxplore/Maze-v0", size=9, layout_seed=seed, horizon=HORIZON)
     rng = np.random.default_rng(seed)
     pictures, actions, next_pictures, cells = [], [], [], []  # per transition: (C, H, W), (), (C, H, W), ()
@@ -204,24 +219,25 @@ def code_census(
     pictures, next_pictures = np.stack(pictures), np.stack(next_pictures)  # (N, C, H, W) each
     actions, cells = np.array(actions), np.array(cells)  # (N,) each
 
-    def census(keys: np.ndarray) -> dict[str, float]:
-        by_cell = {c: len(set(keys[cells == c].tolist())) for c in np.unique(cells)}
-        by_code = {k: len(set(cells[keys == k].tolist())) for k in np.unique(keys)}
-        return {"codes_per_cell": float(np.mean(list(by_cell.values()))),
-                "cells_per_code": float(np.mean(list(by_code.values()))), "cells": len(by_cell)}  # fmt: skip
+    def census(bonus: str, setting: str, keys: np.ndarray) -> dict[str, Any]:
+        by_cell = [len(set(keys[cells == c].tolist())) for c in np.unique(cells)]
+        by_key = [len(set(cells[keys == k].tolist())) for k in np.unique(keys)]
+        return {"bonus": bonus, "setting": setting, "codes_per_cell": float(np.mean(by_cell)),
+                "cells_per_code": float(np.mean(by_key)), "cells": len(by_cell), "codes": len(by_key)}  # fmt: skip
 
     space = env.observation_space
     chw = gym.spaces.Box(0, 255, shape=(space.shape[2], *space.shape[:2]), dtype=np.uint8)
-    learned = FeatureHash(chw, int(env.action_space.n), hash_bits=hash_bits[0], seed=seed, device=device)
+    raw = StateActionCounter(chw, "simhash", hash_bits=hash_bits, seed=seed)
+    rows = [census("simhash", f"{hash_bits} bits", raw.keys(pictures))]
+    learned = FeatureCover(chw, int(env.action_space.n), spacing=spacings[0], device=device)
     fit_rng = np.random.default_rng(seed)
     for end in range(encoder_every, steps + 1, encoder_every):  # on the transitions stored by step ``end``
         learned.fit(pictures[:end], actions[:end], next_pictures[:end], steps=encoder_steps, batch_size=64,
                     noise=24.0, rng=fit_rng)  # fmt: skip
-    rows = []
-    for bits in hash_bits:
-        raw = StateActionCounter(chw, "simhash", hash_bits=bits, seed=seed)
-        rows.append({"bonus": "simhash", "bits": bits, **census(raw.keys(pictures))})
-        hashed = FeatureHash(chw, int(env.action_space.n), hash_bits=bits, seed=seed, device=device)
-        hashed.load_state_dict(learned.state_dict())  # the same encoder, a code of ``bits``
-        rows.append({"bonus": "features", "bits": bits, **census(hashed.keys(pictures))})
+    trained = learned.state_dict()
+    for spacing in spacings:
+        cover = FeatureCover(chw, int(env.action_space.n), spacing=spacing, device=device)
+        cover.load_state_dict(trained)  # the same encoder, covered at ``spacing``
+        cover.fit(pictures, actions, next_pictures, steps=0, batch_size=64, noise=24.0, rng=fit_rng)
+        rows.append(census("features", f"spacing {spacing:g}", cover.keys(pictures)))
     return {"seed": seed, "steps": steps, "rows": rows}

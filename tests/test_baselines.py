@@ -7,7 +7,7 @@ import torch
 from stable_baselines3.common.logger import configure
 
 import envs  # noqa: F401
-from agents.bonus_dqn import BonusDQN, CountBonusReplayBuffer
+from agents.bonus_dqn import BonusDQN, CountBonusReplayBuffer, FeatureCover
 from agents.bootstrapped_dqn import BootstrappedDQN, vote
 from agents.counts import StateActionCounter
 from agents.dqn import DQN, SMALL_WORLD_DEFAULTS
@@ -185,6 +185,64 @@ def test_simhash_groups_similar_observations_and_exact_count_does_not():
     assert exact.keys(base) != exact.keys(near) and exact.keys(base) == exact.keys(base.copy())
 
 
+def small_maze(**kwargs):
+    return gym.make("maxplore/Maze-v0", size=5, image_size=16, horizon=10, **kwargs)
+
+
+def feature_agent(**kwargs):
+    kwargs = {"bonus": "features", "learning_starts": 10, "encoder_every": 40, "encoder_steps": 20, **kwargs}
+    return make_agent("bonusdqn", small_maze(), seed=0, device="cpu", **kwargs)
+
+
+def test_feature_cover_keys_equal_the_slow_reference_and_cover_what_it_was_fitted_on():
+    rng = np.random.default_rng(0)
+    space = gym.spaces.Box(0, 255, shape=(3, 16, 16), dtype=np.uint8)
+    pictures = rng.integers(0, 256, size=(60, 3, 16, 16), dtype=np.uint8)
+    fast = FeatureCover(space, 4, spacing=1.5)
+    fast.fit(pictures[:-1], rng.integers(0, 4, size=59), pictures[1:], steps=5, batch_size=8, noise=0.0, rng=rng)
+    assert fast.radius > 0 and 1 <= len(fast.nodes) < 59
+    slow = FeatureCover(space, 4, spacing=1.5)
+    slow.load_state_dict(fast.state_dict())
+    fitted = fast.keys(pictures[:-1])
+    assert len(fast.nodes) == len(slow.nodes)  # every fitted picture lies within the radius of a node
+    new = np.concatenate([pictures[:10], 255 - pictures[10:20]])  # inverted pictures: some lie far away
+    np.testing.assert_array_equal(fast.keys(new), slow.keys_reference(new))
+    torch.testing.assert_close(fast.nodes, slow.nodes)  # the same new nodes, in the same order
+    np.testing.assert_array_equal(fitted, slow.keys_reference(pictures[:-1]))
+
+
+def test_feature_bonus_counts_the_stored_transitions_under_the_retrained_encoder():
+    model = feature_agent()
+    model.learn(100)
+    assert model.encoder_trainings == 2  # trained at 40 and 80 steps
+    buffer, rows = model.replay_buffer, np.arange(100)
+    pictures, actions = buffer.observations[rows, 0], buffer.actions[rows, 0].reshape(-1)
+    np.testing.assert_array_equal(buffer.state_keys[rows], model.feature_cover.keys(pictures))
+    assert sum(model.counter.table.values()) == 100
+    expected = np.array([sum(1 for k, b in zip(buffer.state_keys[rows], actions, strict=True) if (k, b) == (key, a))
+                         for key, a in zip(buffer.state_keys[rows], actions, strict=True)])  # fmt: skip
+    np.testing.assert_array_equal(model.counter.key_counts(buffer.state_keys[rows], actions), expected)
+
+
+def test_feature_bonus_checkpoint_keeps_the_encoder_the_nodes_and_the_counts(tmp_path):
+    half = feature_agent()
+    half.learn(60)
+    half.save(tmp_path / "f")
+    loaded = BonusDQN.load(tmp_path / "f", env=small_maze(), device="cpu")
+    torch.testing.assert_close(loaded.feature_cover.nodes, half.feature_cover.nodes)
+    assert loaded.counter.table == half.counter.table and loaded.encoder_trainings == 1
+    for (name, a), b in zip(half.feature_cover.encoder.state_dict().items(),
+                            loaded.feature_cover.encoder.state_dict().values(), strict=True):  # fmt: skip
+        assert torch.equal(a, b), name
+    loaded.learn(10, reset_num_timesteps=False)  # before the next training: the saved counts go on
+    assert loaded.encoder_trainings == 1 and sum(loaded.counter.table.values()) == 70
+
+
+def test_feature_bonus_needs_pictures_and_discrete_actions():
+    with pytest.raises(TypeError, match="pictures"):
+        BonusDQN("MlpPolicy", chain(), bonus="features")
+
+
 @pytest.mark.parametrize(
     ("cls", "kwargs", "name"),
     [
@@ -194,6 +252,8 @@ def test_simhash_groups_similar_observations_and_exact_count_does_not():
         (BootstrappedDQN, {"replay_buffer_class": None}, "replay_buffer_class"),
         (BonusDQN, {"beta": -0.1}, "beta"),
         (BonusDQN, {"bonus": "rnd"}, "bonus"),
+        (BonusDQN, {"spacing": 0.0}, "spacing"),
+        (BonusDQN, {"encoder_every": 0}, "encoder_every"),
     ],
 )
 def test_bad_arguments(cls, kwargs, name):

@@ -70,3 +70,39 @@ def test_max_from_pixels_visits_every_cell_of_the_textured_maze(layout):
     record = explore_pixels_once(pixel_job("max", "maze-9", layout))
     assert record["cells_per_episode"][-1] == record["n_free"] == 31
     assert record["episodes_to_all_cells"] <= 20
+
+
+def test_the_code_census_counts_keys_per_cell_and_a_tiny_spacing_counts_pictures():
+    from benchmarks.pixel_runs import code_census
+
+    result = code_census(0, steps=300, spacings=(1e-9, 0.5), encoder_every=150, encoder_steps=5)
+    simhash, tiny, cover = result["rows"]
+    assert simhash["bonus"] == "simhash" and tiny["setting"] == "spacing 1e-09"
+    assert tiny["cells_per_code"] == 1.0 and tiny["codes_per_cell"] >= cover["codes_per_cell"] >= 1.0
+    assert tiny["codes"] > 1.5 * tiny["cells"]  # 3 textures over 300 steps: a cell seen under several
+    assert simhash["cells"] == tiny["cells"] == cover["cells"]
+
+
+def test_the_bonus_census_suite_prints_its_table(tmp_path):
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "benchmark.py"),
+        "bonus-census",
+        "--quick",
+        "--out",
+        str(tmp_path),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600).stdout
+    assert "| 100 | SimHash of the raw picture, 32 bits |" in out
+    assert "| 100 | cover of inverse-dynamics features, spacing 0.5 |" in out
+
+
+@pytest.mark.slow
+def test_the_feature_cover_counts_places_where_simhash_counts_pictures():
+    """The census that chose bonus DQN's spacing 0.5, on scored layout 100 (the choice used layouts 0-2):
+    SimHash of raw pictures gave 8-19 keys per visited cell there, the cover at 0.5 one, without merging."""
+    from benchmarks.pixel_runs import code_census
+
+    simhash, cover = code_census(100, spacings=(0.5,))["rows"]
+    assert simhash["codes_per_cell"] > 4
+    assert cover["codes_per_cell"] < 1.3 and cover["cells_per_code"] < 1.1

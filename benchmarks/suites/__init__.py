@@ -8,7 +8,7 @@ from typing import Any
 
 from benchmarks.suites.chain import ablation, chain, max_chain, sanity, tune
 from benchmarks.suites.continuous import continuous
-from benchmarks.suites.pixels import pixels
+from benchmarks.suites.pixels import bonus_census, pixels
 from benchmarks.suites.speed import ensemble_speed, env_speed, sac_speed
 from benchmarks.suites.vectors import vectors
 from benchmarks.suites.worlds import max_cost, observed, worlds
@@ -28,6 +28,7 @@ SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "pixels": pixels,
     "max-cost": max_cost,
     "vectors": vectors,
+    "bonus-census": bonus_census,
 }
 TIMING_SUITES = ("env-speed", "speed", "sac-speed")  # they time this machine in this process
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from benchmarks.commands.config_cli import parse_kwargs
 from benchmarks.config import BenchmarkConfig
 from benchmarks.pixel_reports import pixel_table, plot_pixel_coverage
-from benchmarks.pixel_runs import explore_pixels_once, pixel_job, texture_check
+from benchmarks.pixel_runs import code_census, explore_pixels_once, pixel_job, texture_check
 from benchmarks.suites.common import Emit, grid, scored_seeds
 
 logger = logging.getLogger(__name__)
@@ -53,3 +53,22 @@ def pixels(cfg: BenchmarkConfig, emit: Emit = logger.info) -> dict:
             emit(f"| {c['seed']} | {c['tried_median']:.3f} | {c['new_median']:.3f} | "
                   f"{c['new_median'] / c['tried_median']:.1f} | {c['new_above_tried_median']:.0%} |")  # fmt: skip
     return {"runs": runs, "texture_checks": checks}
+
+
+def bonus_census(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
+    """What bonus DQN's counts count in the 9 x 9 textured maze (:func:`~benchmarks.pixel_runs.code_census`)
+    on ``cfg.seeds`` layouts from ``cfg.first_seed``: keys per visited cell and cells per key of SimHash on
+    raw pictures and of the feature cover at each spacing. ``--first-seed 0 --seeds 3`` is the census that
+    chose the default spacing; ``--quick`` a smoke run on one layout."""
+    seeds = scored_seeds(cfg, 1)
+    census = {"steps": 600, "spacings": (0.5,), "encoder_every": 300, "encoder_steps": 20} if cfg.quick else {}
+    results = [code_census(seed, threads=cfg.threads, device=cfg.device, **census) for seed in seeds]
+    emit(f"\nlayouts {list(seeds)}, {results[0]['steps']} uniformly random steps each (100-step episodes)\n")
+    emit("| layout | keyed by | keys per visited cell | visited cells per key | cells visited |")
+    emit("| ---: | --- | ---: | ---: | ---: |")
+    for result in results:
+        for row in result["rows"]:
+            name = "SimHash of the raw picture" if row["bonus"] == "simhash" else "cover of inverse-dynamics features"
+            emit(f"| {result['seed']} | {name}, {row['setting']} | {row['codes_per_cell']:.2f} "
+                 f"| {row['cells_per_code']:.2f} | {row['cells']} |")  # fmt: skip
+    return results

@@ -42,9 +42,10 @@ def test_max_builds_the_planner_that_fits_the_spaces():
         ({"reactive_updates": -1}, "reactive_updates"),
         ({"model_steps": 0}, "model_steps"),
         ({"model_steps": None, "model_epochs": 0}, "model_epochs"),
-        ({"init": "orthogonal"}, "init"),
+        ({"init": "he"}, "init"),
         ({"grad_clip": "scale"}, "grad_clip"),
         ({"member_data": "all"}, "member_data"),
+        ({"sac_variant": "td3"}, "sac_variant"),
         ({"member_data": "shuffle"}, "model_epochs"),
     ],
 )
@@ -164,7 +165,9 @@ class FixedStart(gym.Wrapper):
         return self.env.reset(seed=0)
 
 
-OFFICIAL_PATHS = ("init", "grad_clip", "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data")
+OFFICIAL_PATHS = (
+    "init", "grad_clip", "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data", "sac_variant",
+)  # fmt: skip
 OFFICIAL = {**{name: CONFIGS["paper"][name] for name in OFFICIAL_PATHS}, "model_steps": None, "model_epochs": 2}
 
 
@@ -249,7 +252,7 @@ def test_the_paper_configuration_runs_a_few_steps_on_cpu():
 def test_the_official_paths_are_the_paper_configuration_and_not_the_reduced_one():
     assert {name: OFFICIAL[name] for name in OFFICIAL_PATHS} == {
         "init": "xavier", "grad_clip": "value", "terminal_horizon": False, "frozen_normalizer": True,
-        "policy_each_episode": True, "member_data": "shuffle"}  # fmt: skip
+        "policy_each_episode": True, "member_data": "shuffle", "sac_variant": "v"}  # fmt: skip
     reduced = ContinuousMAX(pendulum(), **CONFIGS["reduced"])
     assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon, reduced.member_data) == (
         "default", "norm", True, "bootstrap")  # fmt: skip
@@ -338,3 +341,47 @@ def test_predict_samples_unless_deterministic_and_the_experience_novelty_is_logg
     model.set_logger(configure(None, []))
     model._record_logs()
     assert model.logger.name_to_value["explore/experience_novelty"] > 0 and model.novelty_n == 0
+
+
+def test_the_authors_sac_learns_a_one_step_bandit_and_its_log_prob_is_the_squashed_gaussians():
+    """VSAC (the official ``sac.py``): reward -(a - 0.5)^2, one-step episodes; and its log-probability is
+    that of a tanh-squashed Gaussian (up to the official 1e-6 inside the log)."""
+    from torch.distributions import Normal, TanhTransform, TransformedDistribution
+
+    from agents.max.v_sac import VSAC
+
+    torch.manual_seed(0)
+    sac = VSAC(1, 1, hidden_size=32, learning_rate=1e-3, alpha=0.02)
+    states = torch.zeros(256, 1)
+    for _ in range(500):
+        actions = sac.actor(states)[0].detach()
+        sac.update(states, actions, -((actions[:, 0] - 0.5) ** 2), states, torch.ones(256))
+    assert abs(float(sac.act(states[:1], deterministic=True)) - 0.5) < 0.05
+    torch.manual_seed(1)
+    x = torch.randn(64, 3)
+    actor = VSAC(3, 2, hidden_size=16).actor
+    torch.manual_seed(2)
+    action, log_prob, _, log_std = actor(x)
+    torch.manual_seed(2)
+    mean = actor.net(x)[0].chunk(2, -1)[0]
+    squashed = TransformedDistribution(Normal(mean, log_std.exp()), [TanhTransform()])
+    expected = squashed.log_prob(action.clamp(-1 + 1e-6, 1 - 1e-6)).sum(-1)
+    near_bounds = (action.abs() > 0.999).any(-1)  # where the official epsilon dominates
+    torch.testing.assert_close(log_prob[~near_bounds], expected[~near_bounds], rtol=1e-3, atol=1e-3)
+
+
+def test_the_authors_sac_clips_every_gradient_entry_and_keeps_q_out_of_the_policy_step():
+    from agents.max.v_sac import VSAC
+
+    torch.manual_seed(0)
+    sac = VSAC(3, 1, hidden_size=16, alpha=1e4)  # a large entropy weight: large policy gradients
+    critics = [p.detach().clone() for p in sac.critics.parameters()]
+    sgd = torch.optim.SGD(sac.actor.parameters(), lr=1.0)
+    sac.actor_optimizer = sgd  # plain steps: the parameter change is minus the clipped gradient
+    sac.critic_optimizer = torch.optim.SGD([*sac.critics.parameters(), *sac.value.parameters()], lr=0.0)
+    before = [p.detach().clone() for p in sac.actor.parameters()]
+    states = torch.randn(32, 3) * 50
+    sac.update(states, torch.rand(32, 1) * 2 - 1, torch.full((32,), 1e4), states, torch.zeros(32))
+    steps = torch.cat([(b - p.detach()).flatten() for b, p in zip(before, sac.actor.parameters(), strict=True)])
+    assert float(steps.abs().max()) == pytest.approx(5.0)
+    assert all(torch.equal(a, b) for a, b in zip(critics, sac.critics.parameters(), strict=True))

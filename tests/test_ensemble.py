@@ -163,6 +163,15 @@ def test_xavier_init_has_the_authors_spread_and_zero_biases():
     assert abs(float(last.weight.std()) - (2 / (50 + 10)) ** 0.5) < 0.01
     assert all(float(layer.bias.abs().max()) == 0 for layer in mlp.layers)
     with pytest.raises(ValueError, match="init"):
-        EnsembleMLP(2, 3, out_features=1, init="orthogonal")
+        EnsembleMLP(2, 3, out_features=1, init="kaiming")
     with pytest.raises(ValueError, match="init"):
         EnsembleLinear(2, 3, out_features=1, init="he")
+
+
+def test_orthogonal_init_gives_each_member_orthonormal_columns_and_zero_biases():
+    mlp = EnsembleMLP(
+        3, 40, out_features=2, hidden_size=16, n_hidden_layers=1, init="orthogonal", activation="leaky_relu"
+    )
+    first = mlp.layers[0].weight  # (3, 40, 16): 16 orthonormal columns per member
+    torch.testing.assert_close(first.transpose(1, 2) @ first, torch.eye(16).expand(3, 16, 16), atol=1e-5, rtol=0)
+    assert all(float(layer.bias.abs().max()) == 0 for layer in mlp.layers)

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from vision_tools.sparse_vd import EnsembleLinearSVDO
 
-ACTIVATIONS = {"swish": F.silu, "relu": F.relu, "tanh": torch.tanh}
+ACTIVATIONS = {"swish": F.silu, "relu": F.relu, "tanh": torch.tanh, "leaky_relu": F.leaky_relu}
 
 
 def _check_positive_int(name: str, value: int) -> None:
@@ -26,8 +26,8 @@ def _check_positive_int(name: str, value: int) -> None:
         raise ValueError(f"{name} must be at least 1, got {value}")
 
 
-LAYER_INITS = ("uniform", "xavier_uniform", "xavier_normal")
-MLP_INITS = ("default", "xavier")
+LAYER_INITS = ("uniform", "xavier_uniform", "xavier_normal", "orthogonal")
+MLP_INITS = ("default", "xavier", "orthogonal")
 
 
 class EnsembleLinear(nn.Module):
@@ -41,7 +41,8 @@ class EnsembleLinear(nn.Module):
         one-hot input layer keeps the members' codes of unseen inputs far apart.
     :param init: ``"uniform"`` (as above), or each member's weights Xavier-uniform (U(-b, b),
         ``b = sqrt(6 / (in + out))``) or Xavier-normal (std ``sqrt(2 / (in + out))``) with zero biases, as
-        the MAX authors' ``EnsembleDenseLayer`` initialises its swish and linear layers.
+        the MAX authors' ``EnsembleDenseLayer`` initialises its swish and linear layers, or each member's
+        (in, out) weight matrix orthogonal with zero biases (their SAC's ``init_weights``).
     """
 
     def __init__(
@@ -74,6 +75,9 @@ class EnsembleLinear(nn.Module):
         if self.init == "xavier_uniform":
             bound = math.sqrt(6.0 / fan)
             nn.init.uniform_(self.weight, -bound, bound)
+        elif self.init == "orthogonal":
+            for member in self.weight.data:  # (in, out) each
+                nn.init.orthogonal_(member)
         else:  # xavier_normal
             nn.init.normal_(self.weight, 0.0, math.sqrt(2.0 / fan))
         nn.init.zeros_(self.bias)
@@ -94,10 +98,11 @@ class EnsembleMLP(nn.Module):
     :param out_features: output width of the last layer.
     :param hidden_size: width of every hidden layer.
     :param n_hidden_layers: number of hidden layers (0 gives E linear models).
-    :param activation: ``"swish"`` (MAX's choice), ``"relu"`` or ``"tanh"``.
+    :param activation: ``"swish"`` (MAX's choice), ``"relu"``, ``"tanh"`` or ``"leaky_relu"`` (the authors' SAC).
     :param input_init_scale: ``init_scale`` of the first layer (see :class:`EnsembleLinear`).
-    :param init: ``"default"`` (``nn.Linear``'s uniform draw) or ``"xavier"`` (the MAX authors' code:
-        Xavier-uniform hidden layers, a Xavier-normal output layer, zero biases).
+    :param init: ``"default"`` (``nn.Linear``'s uniform draw), ``"xavier"`` (the MAX authors' model:
+        Xavier-uniform hidden layers, a Xavier-normal output layer, zero biases) or ``"orthogonal"`` (their
+        SAC: orthogonal weights, zero biases).
     :param sparse: build the layers as Sparse Variational Dropout layers
         (:class:`vision_tools.sparse_vd.EnsembleLinearSVDO`); train with their KL term.
     :param sparse_first_layer: with ``sparse``, make the first layer sparse too (``False`` keeps it dense).
@@ -120,8 +125,8 @@ class EnsembleMLP(nn.Module):
         super().__init__()
         if init not in MLP_INITS:
             raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
-        if init == "xavier" and sparse:
-            raise ValueError("init='xavier' is for dense layers: pass sparse=False")
+        if init != "default" and sparse:
+            raise ValueError(f"init={init!r} is for dense layers: pass sparse=False")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if n_hidden_layers < 0:
@@ -137,6 +142,8 @@ class EnsembleMLP(nn.Module):
         def layer_init(i: int) -> dict[str, str]:
             if init == "default":
                 return {}
+            if init == "orthogonal":
+                return {"init": "orthogonal"}
             return {"init": "xavier_normal" if i == last else "xavier_uniform"}
 
         self.layers = nn.ModuleList(

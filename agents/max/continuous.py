@@ -39,6 +39,7 @@ from agents.max.base import MAX
 from agents.max.imagined_training import train_in_imagination, train_reactively
 from agents.max.real_steps import RealStepLoop
 from agents.max.sac import SAC, to_env_action
+from agents.max.v_sac import VSAC
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, GRAD_CLIPS, bootstrap_weights
 from world_models.continuous import GaussianDynamicsEnsemble, fit_shuffled, fit_transitions, refit_steps
 from world_models.ensemble import MLP_INITS
@@ -50,7 +51,8 @@ logger = logging.getLogger(__name__)
 
 UTILITIES = ("jensen_renyi", "prediction_error", "trajectory_variance", "rnd")
 NORMALIZERS = ("state_norm", "action_norm", "delta_norm")
-MEMBER_DATA = ("bootstrap", "shuffle")  # the model's statistics of s, a and s' - s
+MEMBER_DATA = ("bootstrap", "shuffle")
+SAC_VARIANTS = {"twin_q": SAC, "v": VSAC}  # the model's statistics of s, a and s' - s
 REACTIVE_UTILITIES = ("prediction_error", "rnd")  # utilities of real outcomes: no imagined counterpart
 
 # The official code's defaults ("paper", read from its main.py) and a configuration that runs on two CPU
@@ -62,7 +64,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 50, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 256,
         "sac_batch_size": 4096, "sac_learning_rate": 1e-3, "init": "xavier", "grad_clip": "value",
         "terminal_horizon": False, "frozen_normalizer": True, "policy_each_episode": True,
-        "member_data": "shuffle",
+        "member_data": "shuffle", "sac_variant": "v",
     },
     "reduced": {
         "ensemble_size": 8, "hidden_size": 200, "n_hidden_layers": 2, "model_steps": 200, "model_epochs": None,
@@ -70,7 +72,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 15, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 128,
         "sac_batch_size": 256, "sac_learning_rate": 1e-3, "init": "default", "grad_clip": "norm",
         "terminal_horizon": True, "frozen_normalizer": False, "policy_each_episode": False,
-        "member_data": "bootstrap",
+        "member_data": "bootstrap", "sac_variant": "twin_q",
     },
 }  # fmt: skip
 
@@ -135,6 +137,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         (official: 100; every utility, TVAX's included: the spread of the real changes in chunks of 1,024
         transitions, as the official ``TrajectoryStdevUtilityMeasure`` labels the buffer).
     :param sac_hidden_size: width of the policy's and critics' two hidden layers (official: 256).
+    :param sac_variant: ``"twin_q"`` (:class:`~agents.max.sac.SAC`) or ``"v"`` (official:
+        :class:`~agents.max.v_sac.VSAC`, the authors' V-network SAC).
     :param sac_batch_size: SAC minibatch (official: 4096).
     :param sac_learning_rate: Adam learning rate of SAC.
     :param alpha: SAC's fixed entropy weight (official: 0.02).
@@ -150,7 +154,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         "model_epochs", "max_grad_norm", "refit_from_scratch", "bootstrap", "warmup_steps", "policy_every", "utility",
         "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "warmup_episodes", "reactive_updates",
         "sac_hidden_size", "sac_batch_size", "sac_learning_rate", "alpha", "log_interval", "init", "grad_clip",
-        "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data",
+        "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data", "sac_variant",
     )  # fmt: skip
 
     def __init__(
@@ -192,6 +196,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         frozen_normalizer: bool = False,
         policy_each_episode: bool = False,
         member_data: str = "bootstrap",
+        sac_variant: str = "twin_q",
     ) -> None:
         check_device(device)
         if utility not in UTILITIES:
@@ -211,6 +216,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
         if grad_clip not in GRAD_CLIPS:
             raise ValueError(f"grad_clip must be one of {GRAD_CLIPS}, got {grad_clip!r}")
+        if sac_variant not in SAC_VARIANTS:
+            raise ValueError(f"sac_variant must be one of {sorted(SAC_VARIANTS)}, got {sac_variant!r}")
         if member_data not in MEMBER_DATA:
             raise ValueError(f"member_data must be one of {MEMBER_DATA}, got {member_data!r}")
         if member_data == "shuffle" and model_epochs is None:
@@ -283,8 +290,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             self.rnd = RNDModule(self.observation_space).to(self.device)
             self.rnd_optimizer = torch.optim.Adam(self.rnd.predictor.parameters(), lr=self.model_learning_rate)
 
-    def _new_policy(self) -> SAC:
-        return SAC(
+    def _new_policy(self) -> SAC | VSAC:
+        return SAC_VARIANTS[self.sac_variant](
             self.state_dim, self.action_dim, hidden_size=self.sac_hidden_size, learning_rate=self.sac_learning_rate,
             alpha=self.alpha, normalize=self.model.state_norm.normalize,
         ).to(self.device)  # fmt: skip

@@ -46,6 +46,7 @@ def test_max_builds_the_planner_that_fits_the_spaces():
         ({"grad_clip": "scale"}, "grad_clip"),
         ({"member_data": "all"}, "member_data"),
         ({"sac_variant": "td3"}, "sac_variant"),
+        ({"refit_clock": "episode"}, "refit_clock"),
         ({"member_data": "shuffle"}, "model_epochs"),
     ],
 )
@@ -167,6 +168,7 @@ class FixedStart(gym.Wrapper):
 
 OFFICIAL_PATHS = (
     "init", "grad_clip", "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data", "sac_variant",
+    "refit_clock",
 )  # fmt: skip
 OFFICIAL = {**{name: CONFIGS["paper"][name] for name in OFFICIAL_PATHS}, "model_steps": None, "model_epochs": 2}
 
@@ -252,7 +254,7 @@ def test_the_paper_configuration_runs_a_few_steps_on_cpu():
 def test_the_official_paths_are_the_paper_configuration_and_not_the_reduced_one():
     assert {name: OFFICIAL[name] for name in OFFICIAL_PATHS} == {
         "init": "xavier", "grad_clip": "value", "terminal_horizon": False, "frozen_normalizer": True,
-        "policy_each_episode": True, "member_data": "shuffle", "sac_variant": "v"}  # fmt: skip
+        "policy_each_episode": True, "member_data": "shuffle", "sac_variant": "v", "refit_clock": "step"}  # fmt: skip
     reduced = ContinuousMAX(pendulum(), **CONFIGS["reduced"])
     assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon, reduced.member_data) == (
         "default", "norm", True, "bootstrap")  # fmt: skip
@@ -274,7 +276,7 @@ def test_a_frozen_normalizer_changes_only_at_a_refit_and_then_equals_the_data():
 
 def test_an_episode_end_gets_a_fresh_policy_and_a_refit_on_the_same_step_only_one():
     def steps_of_policies(**flags):
-        model = MAX(gym.make("Pendulum-v1", max_episode_steps=30), seed=0, **TINY, **flags)
+        model = MAX(gym.make("Pendulum-v1", max_episode_steps=30), seed=0, **{**TINY, **flags})
         trained = []
         original = model._train_policy
 
@@ -287,6 +289,8 @@ def test_an_episode_end_gets_a_fresh_policy_and_a_refit_on_the_same_step_only_on
         return trained
 
     assert steps_of_policies() == [40, 80, 120]  # every policy_every steps after the warm-up
+    assert steps_of_policies(warmup_steps=30) == [30, 70, 110]
+    assert steps_of_policies(warmup_steps=30, refit_clock="step") == [30, 40, 80, 120]  # the official clock
     assert steps_of_policies(policy_each_episode=True) == [40, 60, 80, 90, 120]  # episodes end at 30, 60, 90, 120
 
 

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 UTILITIES = ("jensen_renyi", "prediction_error", "trajectory_variance", "rnd")
 NORMALIZERS = ("state_norm", "action_norm", "delta_norm")
 MEMBER_DATA = ("bootstrap", "shuffle")
+REFIT_CLOCKS = ("warmup", "step")
 SAC_VARIANTS = {"twin_q": SAC, "v": VSAC}  # the model's statistics of s, a and s' - s
 REACTIVE_UTILITIES = ("prediction_error", "rnd")  # utilities of real outcomes: no imagined counterpart
 
@@ -64,7 +65,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 50, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 256,
         "sac_batch_size": 4096, "sac_learning_rate": 1e-3, "init": "xavier", "grad_clip": "value",
         "terminal_horizon": False, "frozen_normalizer": True, "policy_each_episode": True,
-        "member_data": "shuffle", "sac_variant": "v",
+        "member_data": "shuffle", "sac_variant": "v", "refit_clock": "step",
     },
     "reduced": {
         "ensemble_size": 8, "hidden_size": 200, "n_hidden_layers": 2, "model_steps": 200, "model_epochs": None,
@@ -72,7 +73,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 15, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 128,
         "sac_batch_size": 256, "sac_learning_rate": 1e-3, "init": "default", "grad_clip": "norm",
         "terminal_horizon": True, "frozen_normalizer": False, "policy_each_episode": False,
-        "member_data": "bootstrap", "sac_variant": "twin_q",
+        "member_data": "bootstrap", "sac_variant": "twin_q", "refit_clock": "warmup",
     },
 }  # fmt: skip
 
@@ -116,6 +117,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         (:func:`~world_models.continuous.fit_shuffled`; needs ``model_epochs``).
     :param warmup_steps: uniformly random actions first (official: 256).
     :param policy_every: refit and train a fresh policy every this many real steps.
+    :param refit_clock: ``"warmup"``: at the warm-up's end and every ``policy_every`` steps after it;
+        ``"step"`` (official): at the warm-up's end and at every real step divisible by ``policy_every``.
     :param policy_each_episode: also train a fresh policy (on the same model) when an episode ends, from the
         reset's state (official: the agent is dropped at every episode end).
     :param utility: ``"jensen_renyi"`` (MAX), ``"prediction_error"`` (PERX, reactive only),
@@ -154,7 +157,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         "model_epochs", "max_grad_norm", "refit_from_scratch", "bootstrap", "warmup_steps", "policy_every", "utility",
         "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "warmup_episodes", "reactive_updates",
         "sac_hidden_size", "sac_batch_size", "sac_learning_rate", "alpha", "log_interval", "init", "grad_clip",
-        "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data", "sac_variant",
+        "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data", "sac_variant", "refit_clock",
     )  # fmt: skip
 
     def __init__(
@@ -197,6 +200,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         policy_each_episode: bool = False,
         member_data: str = "bootstrap",
         sac_variant: str = "twin_q",
+        refit_clock: str = "warmup",
     ) -> None:
         check_device(device)
         if utility not in UTILITIES:
@@ -216,6 +220,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
         if grad_clip not in GRAD_CLIPS:
             raise ValueError(f"grad_clip must be one of {GRAD_CLIPS}, got {grad_clip!r}")
+        if refit_clock not in REFIT_CLOCKS:
+            raise ValueError(f"refit_clock must be one of {REFIT_CLOCKS}, got {refit_clock!r}")
         if sac_variant not in SAC_VARIANTS:
             raise ValueError(f"sac_variant must be one of {sorted(SAC_VARIANTS)}, got {sac_variant!r}")
         if member_data not in MEMBER_DATA:
@@ -475,9 +481,15 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         u = self._policy_action(observations)  # (1, a) in [-1, 1]
         return self._to_env_action(u), u[0]
 
-    def _after_step(self, new_observations: np.ndarray) -> None:
+    def _refit_due(self) -> bool:
+        """Whether this real step ends with a refit and a fresh policy (``refit_clock``)."""
         after_warmup = self.num_timesteps - self.warmup_steps
-        if after_warmup >= 0 and after_warmup % self.policy_every == 0:
+        if self.refit_clock == "step":  # the official clock: the warm-up's end, then multiples of policy_every
+            return after_warmup == 0 or (after_warmup > 0 and self.num_timesteps % self.policy_every == 0)
+        return after_warmup >= 0 and after_warmup % self.policy_every == 0
+
+    def _after_step(self, new_observations: np.ndarray) -> None:
+        if self._refit_due():
             self.train()
             self._train_policy(self._observation_batch(new_observations)[0])
 

@@ -111,3 +111,18 @@ def test_max_explores_more_of_the_ant_maze_than_random_actions():
     suite_job = {**job("max", "maxplore/AntMaze-v0", steps=10000), "overrides": {}, "exploit_overrides": {}}
     maze = explore_continuous_once(suite_job)["maze"]
     assert maze["cells"][-1] > 44 and maze["blocks"][-1] >= 5, maze["cells"][-1]
+
+
+def test_the_ablation_table_compares_every_setting_with_the_reference_and_tuning_seeds_only():
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.continuous_reports import ablation_table
+    from benchmarks.suites.continuous import CONTINUOUS_ABLATIONS, continuous_ablation
+
+    runs = [{"setting": name, "steps": 100, "seconds": 1.0, "maze": {"cells": [3, cells], "blocks": [1, 2]}}
+            for name, cells in (("MAX (reduced)", 20), ("MAX (reduced)", 22), ("JDRX", 10), ("JDRX", 12))]  # fmt: skip
+    table = ablation_table(runs, reference="MAX (reduced)")
+    assert "| MAX (reduced) | 2 | 100 | 21.0 [20.0, 22.0] | \u2014 |" in table
+    assert "| JDRX | 2 | 100 | 11.0 [10.0, 12.0] | 1.00 [1.00, 1.00] |" in table  # MAX visits more on every pair
+    assert CONTINUOUS_ABLATIONS["JDRX, reactive_updates=0 (control)"] == ("jdrx", {"reactive_updates": 0})
+    with pytest.raises(ValueError, match="tuning seeds"):
+        continuous_ablation(BenchmarkConfig(suite="continuous-ablation", seeds=101))

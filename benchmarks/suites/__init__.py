@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.suites.chain import ablation, chain, max_chain, sanity, tune
-from benchmarks.suites.continuous import continuous
+from benchmarks.suites.continuous import continuous, continuous_ablation
 from benchmarks.suites.pixels import bonus_census, pixels
 from benchmarks.suites.speed import ensemble_speed, env_speed, sac_speed
 from benchmarks.suites.vectors import vectors
@@ -29,6 +29,7 @@ SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max-cost": max_cost,
     "vectors": vectors,
     "bonus-census": bonus_census,
+    "continuous-ablation": continuous_ablation,
 }
 TIMING_SUITES = ("env-speed", "speed", "sac-speed")  # they time this machine in this process
 

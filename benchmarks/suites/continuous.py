@@ -8,6 +8,7 @@ from pathlib import Path
 
 from benchmarks.config import CONTINUOUS_WORLDS, BenchmarkConfig
 from benchmarks.continuous_reports import (
+    ablation_table,
     downstream_table,
     maze_table,
     plot_downstream,
@@ -62,4 +63,45 @@ def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
         emit("\nHalfCheetah (maxplore/HalfCheetah-v0), downstream\n\n" + downstream_table(task_runs))
         plot_downstream(task_runs, out / f"continuous-downstream{suffix}.png")
         emit(f"\nplot: {out / f'continuous-downstream{suffix}.png'}")
+    return runs
+
+
+# The Ant maze ablations of MAX at the reduced configuration: one setting each against it, and JDRX with
+# its reactive updates off as the control (if an untrained policy matches JDRX, JDRX's lead is not its
+# utility's). name: (method, overrides)
+CONTINUOUS_ABLATIONS: dict[str, tuple[str, dict]] = {
+    "MAX (reduced)": ("max", {}),
+    "refits on episode resets (warmup_steps=200)": ("max", {"warmup_steps": 200}),
+    "policy_every=50": ("max", {"policy_every": 50}),
+    "policy_every=25": ("max", {"policy_every": 25}),
+    "imagined_episodes=50": ("max", {"imagined_episodes": 50}),
+    "non-terminal imagined horizon": ("max", {"terminal_horizon": False}),
+    "normaliser frozen at each refit": ("max", {"frozen_normalizer": True}),
+    "fresh policy at each episode end": ("max", {"policy_each_episode": True}),
+    "the authors' V-network SAC": ("max", {"sac_variant": "v"}),
+    "JDRX": ("jdrx", {}),
+    "JDRX, reactive_updates=0 (control)": ("jdrx", {"reactive_updates": 0}),
+}
+
+
+def continuous_ablation(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
+    """One setting each against the reduced MAX in the Ant maze (:data:`CONTINUOUS_ABLATIONS`), on tuning
+    seeds (``cfg.seeds`` of them from 0; never the scored ones), ``cfg.steps`` real steps, the paper's
+    observation noise; grid cells visited per setting with MAX's probability of visiting more. Records are
+    stored in ``<out>/continuous-ablation-runs.jsonl``."""
+    seeds = range(1 if cfg.quick else cfg.seeds)
+    if seeds.stop > cfg.first_seed:
+        raise ValueError(f"the ablations use tuning seeds below --first-seed ({cfg.first_seed}): pass --seeds <= it")
+    steps = 400 if cfg.quick else cfg.steps
+    jobs = [
+        with_continuous_hyperparameters({
+         "method": method, "env": CONTINUOUS_WORLDS["ant-maze"], "seed": seed, "steps": steps, "config": "reduced",
+         "exploit_config": None, "every": max(1, steps // 100), "threads": cfg.threads, "device": cfg.device,
+         "observation_noise": PAPER_NOISE_STD, "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
+         "overrides": {**(QUICK_EXPLORER if cfg.quick else {}), **overrides}, "setting": name})
+        for name, (method, overrides) in CONTINUOUS_ABLATIONS.items() for seed in seeds
+    ]  # fmt: skip
+    runs = grid(cfg, jobs, run=explore_continuous_once, emit=emit)
+    emit(f"\ntuning seeds {list(seeds)}, {steps} real steps per run, {cfg.threads} thread(s) per run\n")
+    emit(ablation_table(runs, reference="MAX (reduced)"))
     return runs

@@ -10,13 +10,13 @@ from agents.max.continuous import CONFIGS
 from benchmarks.backends import BACKENDS
 from benchmarks.continuous_runs import ANT_MAZE, HALF_CHEETAH, METHODS
 from benchmarks.pixel_runs import PIXEL_METHODS, PIXEL_WORLDS
-from benchmarks.runs import LABELS
+from benchmarks.runs import COUNTED_WORLDS, LABELS
 from benchmarks.tuning import SEARCHES
 from benchmarks.vector_runs import VECTOR_METHODS, VECTOR_WORLDS
 
 SUITES = (
     "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
-    "continuous", "pixels", "max-cost", "vectors", "bonus-census", "continuous-ablation",
+    "continuous", "pixels", "max-cost", "vectors", "bonus-census", "continuous-ablation", "pixel-tune",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
 # scored runs use seeds from here on; tuning (tune, ablation, pixel trials) used seeds 0-4: never scored
@@ -95,6 +95,10 @@ class BenchmarkConfig:
     continuous_worlds: list[str] = field(
         default_factory=lambda: list(CONTINUOUS_WORLDS),
         metadata={"help": "worlds of the continuous suite", "choices": list(CONTINUOUS_WORLDS)},
+    )
+    counted_worlds: list[str] = field(
+        default_factory=lambda: list(COUNTED_WORLDS),
+        metadata={"help": "worlds of the worlds suite (--quick: two of them)", "choices": list(COUNTED_WORLDS)},
     )
     pixel_methods: list[str] = field(
         default_factory=lambda: list(PIXEL_METHODS),

@@ -20,6 +20,28 @@ LABELS = {
 }
 
 
+# Worlds of the `worlds` suite by name: (label, Gymnasium id, kwargs, whether the layout follows the seed,
+# episode budget). FrozenLake is slippery by default; CliffWalking-v1 states no episode length.
+MAZE_INDEX = {"obs_mode": "index", "horizon": 100}
+COUNTED_WORLDS = {
+    "frozenlake-4x4": ("FrozenLake 4x4 slippery", "FrozenLake-v1", {}, False, 200),
+    "frozenlake-8x8": ("FrozenLake 8x8 slippery", "FrozenLake-v1", {"map_name": "8x8"}, False, 3000),
+    "cliffwalking": ("CliffWalking", "CliffWalking-v1", {}, False, 30),
+    "taxi": ("Taxi", "Taxi-v4", {}, False, 100),
+    **{
+        f"{layout}-{n}": (
+            f"{layout} {n}x{n}",
+            "maxplore/Maze-v0",
+            {**MAZE_INDEX, "layout": layout, "size": n},
+            True,
+            60,
+        )
+        for layout in ("maze", "rooms")
+        for n in (9, 15)
+    },
+}
+COUNTED_WORLDS_QUICK = ("frozenlake-4x4", "maze-9")
+
 # the keys of a job (see explore_once); a record is a job plus its results and its provenance
 JOB_FIELDS = (
     "algo", "length", "seed", "max_episodes", "device", "threads", "overrides", "tensorboard", "env", "env_kwargs",

@@ -8,7 +8,7 @@ from typing import Any
 
 from benchmarks.suites.chain import ablation, chain, max_chain, sanity, tune
 from benchmarks.suites.continuous import continuous, continuous_ablation
-from benchmarks.suites.pixels import bonus_census, pixels
+from benchmarks.suites.pixels import bonus_census, pixel_tune, pixels
 from benchmarks.suites.speed import ensemble_speed, env_speed, sac_speed
 from benchmarks.suites.vectors import vectors
 from benchmarks.suites.worlds import max_cost, observed, worlds
@@ -30,6 +30,7 @@ SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "vectors": vectors,
     "bonus-census": bonus_census,
     "continuous-ablation": continuous_ablation,
+    "pixel-tune": pixel_tune,
 }
 TIMING_SUITES = ("env-speed", "speed", "sac-speed")  # they time this machine in this process
 

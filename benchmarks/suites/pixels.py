@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks.commands.config_cli import parse_kwargs
 from benchmarks.config import BenchmarkConfig
 from benchmarks.pixel_reports import pixel_table, plot_pixel_coverage
-from benchmarks.pixel_runs import code_census, explore_pixels_once, pixel_job, texture_check
+from benchmarks.pixel_runs import PIXEL_LABELS, code_census, explore_pixels_once, pixel_job, texture_check
 from benchmarks.suites.common import Emit, grid, scored_seeds
 
 logger = logging.getLogger(__name__)
@@ -72,3 +75,51 @@ def bonus_census(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
             emit(f"| {result['seed']} | {name}, {row['setting']} | {row['codes_per_cell']:.2f} "
                  f"| {row['cells_per_code']:.2f} | {row['cells']} |")  # fmt: skip
     return results
+
+
+# The pixels suite's tuning grid: the same number of settings (4) for every learning method, so each gets
+# the same number of trial runs (4 settings x the tuning layouts), on layouts that are never scored.
+PIXEL_TUNE_GRID: dict[str, dict[str, list]] = {
+    "max": {"encoder_every": [250, 500], "model_steps": [100, 200]},
+    "bootdqn": {"learning_rate": [1e-3, 3e-4], "target_update_interval": [100, 500]},
+    "bonusdqn": {"learning_rate": [1e-3, 3e-4], "beta": [0.1, 1.0]},
+    "bonusdqn-features": {"beta": [0.1, 1.0], "spacing": [0.25, 0.5]},
+    "rnd": {"learning_rate": [1e-3, 3e-4], "ent_coef": [0.001, 0.01]},
+    "icm": {"learning_rate": [1e-3, 3e-4], "ent_coef": [0.001, 0.01]},
+}
+
+
+def pixel_tune(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
+    """Every setting of :data:`PIXEL_TUNE_GRID` for the methods of ``cfg.pixel_methods`` on tuning layouts
+    (``cfg.seeds`` of them from 0, below ``cfg.first_seed``) of the 9 x 9 textured maze at its budget; per
+    setting the free cells visited (median, min) and per method the best setting (highest median, then
+    highest mean). Records are stored in ``<out>/pixel-tune-runs.jsonl``."""
+    seeds = range(1 if cfg.quick else cfg.seeds)
+    if seeds.stop > cfg.first_seed:
+        raise ValueError(f"tuning uses layouts below --first-seed ({cfg.first_seed}): pass --seeds <= it")
+    settings = [(method, dict(zip(grid_, values, strict=True)))
+                for method, grid_ in PIXEL_TUNE_GRID.items() if method in cfg.pixel_methods
+                for values in itertools.product(*grid_.values())]  # fmt: skip
+    quick = {"max": QUICK_PIXEL_MAX}
+    jobs = [pixel_job(method, "maze-9", seed, episodes=2 if cfg.quick else None, threads=cfg.threads,
+                      device=cfg.device, overrides={**(quick.get(method, {}) if cfg.quick else {}), **overrides})
+            for method, overrides in settings for seed in seeds]  # fmt: skip
+    runs = grid(cfg, jobs, run=explore_pixels_once, emit=emit)
+    emit(f"\n9 x 9 textured maze, tuning layouts {list(seeds)}, {len(seeds)} runs per setting\n")
+    emit("| method | setting | free cells visited at the budget: median (min) | best of its method |")
+    emit("| --- | --- | ---: | :---: |")
+    scores = {}
+    for method, overrides in settings:
+        group = [
+            r for r in runs if r["method"] == method and all(r["overrides"].get(k) == v for k, v in overrides.items())
+        ]
+        cells = [r["cells_per_episode"][-1] for r in group]
+        scores[(method, tuple(overrides.items()))] = (float(np.median(cells)), float(np.mean(cells)), min(cells))
+    best = {}
+    for (method, items), score in scores.items():
+        if method not in best or score[:2] > scores[(method, best[method])][:2]:
+            best[method] = items
+    for (method, items), (median, _, low) in scores.items():
+        setting = ", ".join(f"{k}={v}" for k, v in items)
+        emit(f"| {PIXEL_LABELS[method]} | {setting} | {median:g} ({low}) | {'yes' if best[method] == items else ''} |")
+    return runs

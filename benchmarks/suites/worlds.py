@@ -22,7 +22,7 @@ from benchmarks.reports import (
     plot_coverage,
     plot_profiles,
 )
-from benchmarks.runs import LABELS, with_hyperparameters
+from benchmarks.runs import COUNTED_WORLDS, COUNTED_WORLDS_QUICK, LABELS, with_hyperparameters
 from benchmarks.statistics import format_interval
 from benchmarks.store import ResultStore
 from benchmarks.suites.common import Emit, chain_jobs, grid, scored_seeds
@@ -117,21 +117,6 @@ def observed(cfg: BenchmarkConfig, emit: Emit = logger.info) -> dict:
     return {"mazes": runs, "taxi": cost}
 
 
-# Worlds of the `worlds` suite: (label, Gymnasium id, kwargs, whether the layout follows the seed,
-# episode budget). FrozenLake is slippery by default; CliffWalking-v1 states no episode length.
-MAZE = {"obs_mode": "index", "horizon": 100}
-WORLDS = [
-    ("FrozenLake 4x4 slippery", "FrozenLake-v1", {}, False, 200),
-    ("FrozenLake 8x8 slippery", "FrozenLake-v1", {"map_name": "8x8"}, False, 3000),
-    ("CliffWalking", "CliffWalking-v1", {}, False, 30),
-    ("Taxi", "Taxi-v4", {}, False, 100),
-    *(
-        (f"{layout} {n}x{n}", "maxplore/Maze-v0", {**MAZE, "layout": layout, "size": n}, True, 60)
-        for layout in ("maze", "rooms")
-        for n in (9, 15)
-    ),
-]
-WORLDS_QUICK = ["FrozenLake 4x4 slippery", "maze 9x9"]
 ACCEPTABLE_RATIO = 1.5  # issue: MAX's median episodes within 1.5x of the perfect-memory explorer's
 
 
@@ -159,7 +144,7 @@ def worlds(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
 
     import envs
 
-    chosen = [w for w in WORLDS if w[0] in WORLDS_QUICK] if cfg.quick else WORLDS
+    chosen = [COUNTED_WORLDS[name] for name in (COUNTED_WORLDS_QUICK if cfg.quick else cfg.counted_worlds)]
     seeds = scored_seeds(cfg, 2)
     suffix = "-quick" if cfg.quick else ""
     out = Path(cfg.out)
@@ -239,7 +224,7 @@ def max_cost(cfg: BenchmarkConfig, emit: Emit = logger.info) -> dict:
     worlds_store = Path(cfg.out) / f"worlds-runs{'-quick' if cfg.quick else ''}.jsonl"
     if worlds_store.exists():
         stored = [r for r in ResultStore(worlds_store).load().values() if r["algo"] in COST_AGENTS]
-        specs = {label: (env_id, kwargs) for label, env_id, kwargs, _, _ in WORLDS}
+        specs = {label: (env_id, kwargs) for label, env_id, kwargs, _, _ in COUNTED_WORLDS.values()}
         for label in {r["world"] for r in stored}:
             env_id, kwargs = specs[label]
             pairs[label] = int(envs.reachable_pairs(gym.make(env_id, **kwargs)).sum())

@@ -87,3 +87,16 @@ def test_max_chain_table_has_the_iqm_and_the_probability_against_the_reference(t
     assert {r["seed"] for r in runs} == {100, 101}  # the scored layouts, not the tuning ones
     # measured: 2 episodes for both on every scored layout of L = 10, so every pair ties
     assert "| 10 | 2.0 [2.0, 2.0] | 2 (2-2) | 2.0 [2.0, 2.0] | 0.50 [0.50, 0.50] |" in "\n".join(lines)
+
+
+def test_worlds_suite_runs_the_named_worlds_only(tmp_path, capsys):
+    from benchmarks.suites.worlds import worlds
+
+    cfg = BenchmarkConfig(suite="worlds", out=str(tmp_path), workers=1, seeds=1, agents=["perfect", "random"],
+                          counted_worlds=["cliffwalking", "rooms-9"], tensorboard=False)  # fmt: skip
+    runs = worlds(cfg, emit=print)
+    assert sorted((r["world"], r["algo"]) for r in runs) == [
+        ("CliffWalking", "perfect"), ("CliffWalking", "random"), ("rooms 9x9", "perfect"), ("rooms 9x9", "random")
+    ]  # fmt: skip
+    assert [r["seed"] for r in runs] == [100] * 4  # scored seeds only
+    assert "| CliffWalking | 148 | perfect memory |" in capsys.readouterr().out

@@ -107,3 +107,43 @@ def test_the_feature_cover_counts_places_where_simhash_counts_pictures():
     simhash, cover = code_census(100, spacings=(0.5,))["rows"]
     assert simhash["codes_per_cell"] > 4
     assert cover["codes_per_cell"] < 1.3 and cover["cells_per_code"] < 1.1
+
+
+def test_every_learning_method_gets_the_same_tuning_budget():
+    from benchmarks.suites.pixels import PIXEL_TUNE_GRID, tune_settings
+
+    learners = set(PIXEL_METHODS) - {"max-index", "random"}  # the references learn nothing
+    assert set(PIXEL_TUNE_GRID) == learners
+    counts = {m: sum(1 for method, _ in tune_settings(list(PIXEL_METHODS)) if method == m) for m in learners}
+    assert set(counts.values()) == {4}
+    assert tune_settings(["rnd", "random"]) == [(m, o) for m, o in tune_settings(list(PIXEL_METHODS)) if m == "rnd"]
+
+
+def test_the_tuning_table_picks_the_highest_median_then_the_highest_mean():
+    from benchmarks.pixel_reports import best_settings, tune_table
+
+    def run(method, seed, cells, **overrides):
+        return {"method": method, "seed": seed, "overrides": {"channels": [8, 8], **overrides},
+                "cells_per_episode": [1, cells]}  # fmt: skip
+
+    runs = [run("rnd", 0, 20, ent_coef=0.01), run("rnd", 1, 25, ent_coef=0.01), run("rnd", 2, 22, ent_coef=0.01),
+            run("rnd", 0, 22, ent_coef=0.001), run("rnd", 1, 24, ent_coef=0.001), run("rnd", 2, 22, ent_coef=0.001),
+            run("icm", 0, 10, beta=1), run("icm", 1, 31, beta=1)]  # fmt: skip
+    settings = [("rnd", {"ent_coef": 0.01}), ("rnd", {"ent_coef": 0.001}), ("icm", {"beta": 1})]
+    # equal medians (22): the higher mean (22.67 against 22.33) wins
+    assert best_settings(runs, settings) == {"rnd": {"ent_coef": 0.001}, "icm": {"beta": 1}}
+    table = tune_table(runs, settings)
+    assert "| RND | ent_coef=0.001 | 22 (22), 22, 24, 22 | yes |" in table
+    assert "| RND | ent_coef=0.01 | 22 (20), 20, 25, 22 |  |" in table
+    with pytest.raises(ValueError, match="no runs of icm"):
+        best_settings(runs, [("icm", {"beta": 0.1})])
+
+
+def test_tuning_refuses_scored_layouts(tmp_path):
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.suites.pixels import pixel_tune
+
+    cfg = BenchmarkConfig(suite="pixel-tune", out=str(tmp_path), seeds=4, first_seed=3, tensorboard=False)
+    with pytest.raises(ValueError, match="first-seed"):
+        pixel_tune(cfg)
+    assert not any(tmp_path.iterdir())

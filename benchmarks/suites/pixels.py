@@ -6,12 +6,10 @@ import itertools
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.commands.config_cli import parse_kwargs
 from benchmarks.config import BenchmarkConfig
-from benchmarks.pixel_reports import pixel_table, plot_pixel_coverage
-from benchmarks.pixel_runs import PIXEL_LABELS, code_census, explore_pixels_once, pixel_job, texture_check
+from benchmarks.pixel_reports import pixel_table, plot_pixel_coverage, tune_table
+from benchmarks.pixel_runs import code_census, explore_pixels_once, pixel_job, texture_check
 from benchmarks.suites.common import Emit, grid, scored_seeds
 
 logger = logging.getLogger(__name__)
@@ -89,6 +87,13 @@ PIXEL_TUNE_GRID: dict[str, dict[str, list]] = {
 }
 
 
+def tune_settings(methods: list[str]) -> list[tuple[str, dict]]:
+    """Every ``(method, overrides)`` of :data:`PIXEL_TUNE_GRID` for the ``methods`` that have a grid."""
+    return [(method, dict(zip(grid_, values, strict=True)))
+            for method, grid_ in PIXEL_TUNE_GRID.items() if method in methods
+            for values in itertools.product(*grid_.values())]  # fmt: skip
+
+
 def pixel_tune(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     """Every setting of :data:`PIXEL_TUNE_GRID` for the methods of ``cfg.pixel_methods`` on tuning layouts
     (``cfg.seeds`` of them from 0, below ``cfg.first_seed``) of the 9 x 9 textured maze at its budget; per
@@ -97,29 +102,12 @@ def pixel_tune(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     seeds = range(1 if cfg.quick else cfg.seeds)
     if seeds.stop > cfg.first_seed:
         raise ValueError(f"tuning uses layouts below --first-seed ({cfg.first_seed}): pass --seeds <= it")
-    settings = [(method, dict(zip(grid_, values, strict=True)))
-                for method, grid_ in PIXEL_TUNE_GRID.items() if method in cfg.pixel_methods
-                for values in itertools.product(*grid_.values())]  # fmt: skip
+    settings = tune_settings(cfg.pixel_methods)
     quick = {"max": QUICK_PIXEL_MAX}
     jobs = [pixel_job(method, "maze-9", seed, episodes=2 if cfg.quick else None, threads=cfg.threads,
                       device=cfg.device, overrides={**(quick.get(method, {}) if cfg.quick else {}), **overrides})
             for method, overrides in settings for seed in seeds]  # fmt: skip
     runs = grid(cfg, jobs, run=explore_pixels_once, emit=emit)
     emit(f"\n9 x 9 textured maze, tuning layouts {list(seeds)}, {len(seeds)} runs per setting\n")
-    emit("| method | setting | free cells visited at the budget: median (min) | best of its method |")
-    emit("| --- | --- | ---: | :---: |")
-    scores = {}
-    for method, overrides in settings:
-        group = [
-            r for r in runs if r["method"] == method and all(r["overrides"].get(k) == v for k, v in overrides.items())
-        ]
-        cells = [r["cells_per_episode"][-1] for r in group]
-        scores[(method, tuple(overrides.items()))] = (float(np.median(cells)), float(np.mean(cells)), min(cells))
-    best = {}
-    for (method, items), score in scores.items():
-        if method not in best or score[:2] > scores[(method, best[method])][:2]:
-            best[method] = items
-    for (method, items), (median, _, low) in scores.items():
-        setting = ", ".join(f"{k}={v}" for k, v in items)
-        emit(f"| {PIXEL_LABELS[method]} | {setting} | {median:g} ({low}) | {'yes' if best[method] == items else ''} |")
+    emit(tune_table(runs, settings))
     return runs

@@ -47,6 +47,7 @@ def test_max_builds_the_planner_that_fits_the_spaces():
         ({"member_data": "all"}, "member_data"),
         ({"sac_variant": "td3"}, "sac_variant"),
         ({"refit_clock": "episode"}, "refit_clock"),
+        ({"model_loss": "sum"}, "model_loss"),
         ({"member_data": "shuffle"}, "model_epochs"),
     ],
 )
@@ -168,7 +169,7 @@ class FixedStart(gym.Wrapper):
 
 OFFICIAL_PATHS = (
     "init", "grad_clip", "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data", "sac_variant",
-    "refit_clock",
+    "refit_clock", "model_loss",
 )  # fmt: skip
 OFFICIAL = {**{name: CONFIGS["paper"][name] for name in OFFICIAL_PATHS}, "model_steps": None, "model_epochs": 2}
 
@@ -254,10 +255,11 @@ def test_the_paper_configuration_runs_a_few_steps_on_cpu():
 def test_the_official_paths_are_the_paper_configuration_and_not_the_reduced_one():
     assert {name: OFFICIAL[name] for name in OFFICIAL_PATHS} == {
         "init": "xavier", "grad_clip": "value", "terminal_horizon": False, "frozen_normalizer": True,
-        "policy_each_episode": True, "member_data": "shuffle", "sac_variant": "v", "refit_clock": "step"}  # fmt: skip
+        "policy_each_episode": True, "member_data": "shuffle", "sac_variant": "v", "refit_clock": "step",
+        "model_loss": "mean"}  # fmt: skip
     reduced = ContinuousMAX(pendulum(), **CONFIGS["reduced"])
-    assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon, reduced.member_data) == (
-        "default", "norm", True, "bootstrap")  # fmt: skip
+    assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon, reduced.member_data, reduced.model_loss) == (
+        "default", "norm", True, "bootstrap", "half_sum")  # fmt: skip
     assert not reduced.frozen_normalizer and not reduced.policy_each_episode
 
 

@@ -135,3 +135,20 @@ def test_fit_shuffled_passes_over_every_transition_in_each_members_own_order_and
     assert all(len(torch.unique(first_epoch[m], dim=0)) == 384 for m in range(5))  # no row twice in an epoch
     assert not torch.equal(first_epoch[0], first_epoch[1])  # members see their own orders
     assert last < first - 2.0
+
+
+def test_the_mean_loss_is_the_official_mean_over_dimensions():
+    """``loss_scale("mean", d)`` times the NLL is the official ``Model.loss`` (nnaisense/max models.py):
+    the mean over members, rows and dimensions of squared error over variance plus log-variance."""
+    from world_models.continuous import loss_scale
+
+    model, _, _, (states, actions, next_states) = fitted_model(False, steps=5)
+    with torch.no_grad():
+        mean, var = model.normalized_prediction(states, actions)  # (E, N, d) normalised deltas
+        targets = model.delta_norm.normalize(next_states - states)  # (N, d)
+        official = (((mean - targets) ** 2) / var + var.log()).mean()  # the authors' formula
+        ours = loss_scale("mean", states.shape[1]) * model.nll(states, actions, next_states).mean()
+    torch.testing.assert_close(ours, official)
+    assert loss_scale("half_sum", 7) == 1.0 and loss_scale("mean", 4) == 0.5
+    with pytest.raises(ValueError, match="model_loss"):
+        loss_scale("sum", 3)

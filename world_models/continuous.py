@@ -119,6 +119,20 @@ class GaussianDynamicsEnsemble(nn.Module):
         return states + self.delta_norm.denormalize(delta), mean, var
 
 
+MODEL_LOSSES = ("half_sum", "mean")  # the Gaussian NLL summed over dimensions and halved, or the official mean
+
+
+def loss_scale(model_loss: str, dims: int) -> float:
+    """Factor from :meth:`GaussianDynamicsEnsemble.nll` (half the sum over the ``dims`` target dimensions of
+    squared error over variance plus log-variance) to the training loss ``model_loss``: 1 for
+    ``"half_sum"``, 2 / dims for ``"mean"``, the mean over dimensions of MAX's official ``Model.loss``
+    (Shyam et al. 2019, ``nnaisense/max`` models.py). With Adam the two differ only where the gradients
+    are clipped (by value at 5 in the official code) and in Adam's epsilon."""
+    if model_loss not in MODEL_LOSSES:
+        raise ValueError(f"model_loss must be one of {MODEL_LOSSES}, got {model_loss!r}")
+    return 1.0 if model_loss == "half_sum" else 2.0 / dims
+
+
 def refit_steps(n: int, steps: int | None, epochs: int | None, batch_size: int) -> int:
     """Adam steps of a refit on ``n`` transitions: ``steps``, or ``epochs`` passes of ``batch_size`` (at least 1)."""
     return steps or max(1, epochs * math.ceil(n / batch_size))
@@ -137,15 +151,17 @@ def fit_transitions(
     rng: np.random.Generator,
     max_grad_norm: float | None = 5.0,
     grad_clip: str = "norm",
+    scale: float = 1.0,
 ) -> float:
     """Fit ``model`` to real transitions (N, d), (N, a), (N, d), each member weighting each by its own
     bootstrap weight (E, N) (:func:`world_models.bootstrap.fit`, which documents ``max_grad_norm`` and
-    ``grad_clip``); returns the last step's weighted NLL."""
+    ``grad_clip``); the loss is ``scale`` (:func:`loss_scale`) times the NLL. Returns the last step's
+    weighted loss."""
 
     def nll_fn(index: torch.Tensor | None) -> torch.Tensor:
         if index is None:
-            return model.nll(states, actions, next_states)  # (E, N)
-        return model.nll(states[index], actions[index], next_states[index])  # (E, b)
+            return scale * model.nll(states, actions, next_states)  # (E, N)
+        return scale * model.nll(states[index], actions[index], next_states[index])  # (E, b)
 
     model.train()
     return fit(nll_fn, weights, optimizer, steps=steps, batch_size=batch_size, rng=rng, max_grad_norm=max_grad_norm,
@@ -164,14 +180,15 @@ def fit_shuffled(
     rng: np.random.Generator,
     max_grad_norm: float | None = 5.0,
     grad_clip: str = "value",
+    scale: float = 1.0,
 ) -> tuple[float, int]:
     """Fit ``model`` as the official ``train_epoch`` and ``Buffer.train_batches`` do: in each of ``epochs``
     passes every member draws its own permutation of all N transitions (N, d), (N, a), (N, d) and steps
     through it ``batch_size`` rows at a time, the members' (E, b) batches in one forward pass; a last
     incomplete batch is dropped unless it is the only one. Every transition weighs 1 (no bootstrap weights:
-    the members differ by their initial weights and their data's order). The loss is the members' mean
-    NLL (:meth:`GaussianDynamicsEnsemble.nll`; the official loss is the mean over dimensions, a 2/d
-    rescaling of it). Returns the last step's loss and the number of steps taken."""
+    the members differ by their initial weights and their data's order). The loss is ``scale`` times the
+    members' mean NLL (:meth:`GaussianDynamicsEnsemble.nll`; :func:`loss_scale` gives the official mean over
+    dimensions). Returns the last step's loss and the number of steps taken."""
     n, members = len(states), model.ensemble_size
     model.train()
     loss, steps = torch.zeros(()), 0
@@ -182,7 +199,7 @@ def fit_shuffled(
             if end - start < batch_size and start != 0:
                 break
             index = order[:, start:end]  # (E, b): each member's rows
-            loss = model.nll(states[index], actions[index], next_states[index]).mean()  # (E, b) -> ()
+            loss = scale * model.nll(states[index], actions[index], next_states[index]).mean()  # (E, b) -> ()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             clip_gradients(optimizer, max_grad_norm, grad_clip)

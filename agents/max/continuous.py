@@ -41,7 +41,14 @@ from agents.max.real_steps import RealStepLoop
 from agents.max.sac import SAC, to_env_action
 from agents.max.v_sac import VSAC
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, GRAD_CLIPS, bootstrap_weights
-from world_models.continuous import GaussianDynamicsEnsemble, fit_shuffled, fit_transitions, refit_steps
+from world_models.continuous import (
+    MODEL_LOSSES,
+    GaussianDynamicsEnsemble,
+    fit_shuffled,
+    fit_transitions,
+    loss_scale,
+    refit_steps,
+)
 from world_models.ensemble import MLP_INITS
 from world_models.imagination import ImaginedExploration
 from world_models.normalizer import RunningNormalizer
@@ -65,7 +72,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 50, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 256,
         "sac_batch_size": 4096, "sac_learning_rate": 1e-3, "init": "xavier", "grad_clip": "value",
         "terminal_horizon": False, "frozen_normalizer": True, "policy_each_episode": True,
-        "member_data": "shuffle", "sac_variant": "v", "refit_clock": "step",
+        "member_data": "shuffle", "sac_variant": "v", "refit_clock": "step", "model_loss": "mean",
     },
     "reduced": {
         "ensemble_size": 8, "hidden_size": 200, "n_hidden_layers": 2, "model_steps": 200, "model_epochs": None,
@@ -73,7 +80,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 15, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 128,
         "sac_batch_size": 256, "sac_learning_rate": 1e-3, "init": "default", "grad_clip": "norm",
         "terminal_horizon": True, "frozen_normalizer": False, "policy_each_episode": False,
-        "member_data": "bootstrap", "sac_variant": "twin_q", "refit_clock": "warmup",
+        "member_data": "bootstrap", "sac_variant": "twin_q", "refit_clock": "warmup", "model_loss": "half_sum",
     },
 }  # fmt: skip
 
@@ -105,6 +112,10 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     :param model_epochs: passes over the data per refit when ``model_steps`` is ``None`` (official: 50).
     :param max_grad_norm: gradient clipping threshold of the model (official: 5).
     :param grad_clip: ``"norm"`` clips the gradients' global norm, ``"value"`` each entry (official).
+    :param model_loss: the ensemble's training loss: ``"half_sum"``, the Gaussian NLL halved and summed over
+        the state's dimensions, or ``"mean"`` (official), its mean over them
+        (:func:`~world_models.continuous.loss_scale`: the same up to a factor 2 / d, which matters where
+        the gradients are clipped).
     :param init: the members' initial weights: ``"default"`` (``nn.Linear``'s) or ``"xavier"`` (official:
         Xavier-uniform hidden layers, Xavier-normal output, zero biases).
     :param frozen_normalizer: the model and the policy normalise with a copy of the data's statistics
@@ -158,6 +169,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         "imagination", "decay", "n_actors", "horizon", "imagined_episodes", "warmup_episodes", "reactive_updates",
         "sac_hidden_size", "sac_batch_size", "sac_learning_rate", "alpha", "log_interval", "init", "grad_clip",
         "terminal_horizon", "frozen_normalizer", "policy_each_episode", "member_data", "sac_variant", "refit_clock",
+        "model_loss",
     )  # fmt: skip
 
     def __init__(
@@ -201,6 +213,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         member_data: str = "bootstrap",
         sac_variant: str = "twin_q",
         refit_clock: str = "warmup",
+        model_loss: str = "half_sum",
     ) -> None:
         check_device(device)
         if utility not in UTILITIES:
@@ -220,6 +233,8 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             raise ValueError(f"init must be one of {MLP_INITS}, got {init!r}")
         if grad_clip not in GRAD_CLIPS:
             raise ValueError(f"grad_clip must be one of {GRAD_CLIPS}, got {grad_clip!r}")
+        if model_loss not in MODEL_LOSSES:
+            raise ValueError(f"model_loss must be one of {MODEL_LOSSES}, got {model_loss!r}")
         if refit_clock not in REFIT_CLOCKS:
             raise ValueError(f"refit_clock must be one of {REFIT_CLOCKS}, got {refit_clock!r}")
         if sac_variant not in SAC_VARIANTS:
@@ -383,18 +398,19 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         if self.data_norms is not None:  # the copy the model and the policy see until the next refit
             for name in NORMALIZERS:
                 getattr(self.model, name).load_state_dict(self.data_norms[name].state_dict())
+        scale = loss_scale(self.model_loss, self.states.shape[1])
         if self.member_data == "shuffle":
             self.last_nll, steps = fit_shuffled(
                 self.model, self.optimizer, self.states, self.actions, self.next_states, epochs=self.model_epochs,
                 batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
-                grad_clip=self.grad_clip,
+                grad_clip=self.grad_clip, scale=scale,
             )  # fmt: skip
         else:
             steps = refit_steps(len(self.states), self.model_steps, self.model_epochs, self.model_batch_size)
             self.last_nll = fit_transitions(
                 self.model, self.optimizer, self.states, self.actions, self.next_states, self.weights, steps=steps,
                 batch_size=self.model_batch_size, rng=self.rng, max_grad_norm=self.max_grad_norm,
-                grad_clip=self.grad_clip,
+                grad_clip=self.grad_clip, scale=scale,
             )  # fmt: skip
         if self.rnd is not None:
             self._fit_rnd(steps)

@@ -79,6 +79,8 @@ CONTINUOUS_ABLATIONS: dict[str, tuple[str, dict]] = {
     "normaliser frozen at each refit": ("max", {"frozen_normalizer": True}),
     "fresh policy at each episode end": ("max", {"policy_each_episode": True}),
     "the authors' V-network SAC": ("max", {"sac_variant": "v"}),
+    "model gradients clipped by value": ("max", {"grad_clip": "value"}),
+    "model gradients clipped by value, the official mean loss": ("max", {"grad_clip": "value", "model_loss": "mean"}),
     "JDRX": ("jdrx", {}),
     "JDRX, reactive_updates=0 (control)": ("jdrx", {"reactive_updates": 0}),
 }

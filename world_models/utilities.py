@@ -79,11 +79,15 @@ def jensen_renyi(
     if decay != 1.0:
         var = rescale_variance(var, decay, max_var)  # (E, B, d)
     E, _, d = mean.shape
-    diff = mean.unsqueeze(1) - mean.unsqueeze(0)  # (E, E, B, d): mu_i - mu_j
-    pair_var = var.unsqueeze(1) + var.unsqueeze(0)  # (E, E, B, d): S_i + S_j
-    # log N(mu_i; mu_j, S_i + S_j) for every pair, (E, E, B)
-    log_normal = -0.5 * (d * math.log(2 * math.pi) + pair_var.log().sum(-1) + (diff**2 / pair_var).sum(-1))
-    h2_mixture = -(torch.logsumexp(log_normal.flatten(0, 1), dim=0) - 2 * math.log(E))  # (B,)
+    # log N(mu_i; mu_j, S_i + S_j) is symmetric in (i, j): the E (E - 1) / 2 unordered pairs i < j count twice
+    # (log 2 added) and the E members with themselves once, E (E + 1) / 2 terms instead of E^2
+    first, second = torch.triu_indices(E, E, offset=1, device=mean.device)  # (P,) each, P = E (E - 1) / 2
+    diff = mean[first] - mean[second]  # (P, B, d): mu_i - mu_j
+    pair_var = var[first] + var[second]  # (P, B, d): S_i + S_j
+    constant = d * math.log(2 * math.pi)
+    pairs = -0.5 * (constant + pair_var.log().sum(-1) + (diff**2 / pair_var).sum(-1)) + math.log(2)  # (P, B)
+    selves = -0.5 * (constant + (2 * var).log().sum(-1))  # (E, B): mu_i = mu_j, S_i + S_i
+    h2_mixture = -(torch.logsumexp(torch.cat([selves, pairs]), dim=0) - 2 * math.log(E))  # (B,)
     h2_members = 0.5 * var.log().sum(-1) + 0.5 * d * math.log(4 * math.pi)  # (E, B)
     return h2_mixture - h2_members.mean(0)  # (B,)
 

@@ -269,7 +269,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             self.features_dim, self.n_actions, ensemble_size=self.ensemble_size, hidden_size=self.hidden_size,
             n_hidden_layers=self.n_hidden_layers,
         ).to(self.device)  # fmt: skip
-        self.optimizer = torch.optim.Adam(self.model.net.parameters(), lr=self.model_learning_rate)
+        self.optimizer = torch.optim.Adam(self.model.net.parameters(), lr=self.model_learning_rate, fused=True)
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return [], []

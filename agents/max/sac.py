@@ -85,8 +85,8 @@ class SAC(nn.Module):
         self.target_critics = EnsembleMLP(2, state_dim + action_dim, **critic)
         self.target_critics.load_state_dict(self.critics.state_dict())
         self.target_critics.requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=learning_rate)
-        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=learning_rate)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=learning_rate, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=learning_rate, fused=True)
 
     def act(self, states: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """(B, a) actions for (B, d) states; ``deterministic`` gives tanh of the mean (how MAX acts)."""

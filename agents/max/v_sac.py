@@ -88,10 +88,10 @@ class VSAC(nn.Module):
         self.target_value = _network(1, state_dim, 1, hidden_size)
         self.target_value.load_state_dict(self.value.state_dict())
         self.target_value.requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=learning_rate)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=learning_rate, fused=True)
         # one Adam over Q and V: per-parameter state, so the same steps as the official two optimisers
         self.critic_optimizer = torch.optim.Adam([*self.critics.parameters(), *self.value.parameters()],
-                                                 lr=learning_rate)  # fmt: skip
+                                                 lr=learning_rate, fused=True)  # fmt: skip
 
     def act(self, states: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """(B, a) actions for (B, d) states; ``deterministic`` gives the squashed mean (how MAX acts)."""

@@ -17,11 +17,12 @@ from benchmarks.vector_runs import VECTOR_METHODS, VECTOR_WORLDS
 SUITES = (
     "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
     "continuous", "pixels", "max-cost", "vectors", "bonus-census", "continuous-ablation", "pixel-tune",
+    "judge-noise",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
 # scored runs use seeds from here on; tuning (tune, ablation, pixel trials) used seeds 0-4: never scored
 SCORED_SEEDS_START = 100
-GPU_SUITES = ("pixels", "continuous")  # suites whose models are big enough to gain from a GPU
+GPU_SUITES = ("pixels", "continuous", "judge-noise")  # suites whose models are big enough to gain from a GPU
 
 
 @dataclass
@@ -91,6 +92,16 @@ class BenchmarkConfig:
     )
     config: str = field(
         default="reduced", metadata={"help": "MAX configuration of the continuous suite", "choices": list(CONFIGS)}
+    )
+    judges: int = field(
+        default=1,
+        metadata={
+            "help": "downstream judges per HalfCheetah run (continuous, judge-noise): each fits its own model "
+            "and policy to the same explored data; a run's return is their mean"
+        },
+    )
+    judge_episodes: int = field(
+        default=3, metadata={"help": "real evaluation episodes per downstream judge (the paper's: 3)"}
     )
     continuous_worlds: list[str] = field(
         default_factory=lambda: list(CONTINUOUS_WORLDS),

@@ -69,6 +69,17 @@ def maze_visits(xy: np.ndarray, every: int) -> dict[str, list]:
     }
 
 
+JUDGE_SEED_STRIDE = 10_000  # judge j of exploration seed s has seed s + j * stride (judge 0: the seed itself)
+
+
+def judge_seeds(seed: int, judges: int) -> list[int]:
+    """The seeds of ``judges`` downstream judges of one run's data: the first is the exploration seed (the
+    single judge of the paper's evaluation), the others ``JUDGE_SEED_STRIDE`` apart."""
+    if judges < 1:
+        raise ValueError(f"judges must be at least 1, got {judges}")
+    return [seed + j * JUDGE_SEED_STRIDE for j in range(judges)]
+
+
 def continuous_world(job: dict[str, Any]):
     """The job's world, with ``job["observation_noise"]`` (the std of :class:`envs.ObservationNoise`; the
     paper's runs: 0.02) on its observations when given and positive."""
@@ -127,8 +138,10 @@ def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
     :data:`~agents.max.continuous.CONFIGS`), exploit_config (``None`` or a key of
     :data:`~agents.max.exploitation.EXPLOIT_CONFIGS`: judge the data on the world's task rewards), every
     (steps between coverage points), threads, device, tensorboard (folder or None), overrides (explorer
-    hyper-parameters), exploit_overrides and observation_noise (:func:`continuous_world`; the judge's world
-    gets it too, as the official ``evaluate_tasks`` does).
+    hyper-parameters), exploit_overrides, observation_noise (:func:`continuous_world`; the judge's world
+    gets it too, as the official ``evaluate_tasks`` does) and judge_seeds (the downstream judges' seeds,
+    :func:`judge_seeds`; default ``[seed]``). ``record["downstream"][task]`` holds each judge's evaluation
+    returns, (judges, episodes).
     """
     import torch
 
@@ -152,11 +165,15 @@ def explore_continuous_once(job: dict[str, Any]) -> dict[str, Any]:
         record["maze"] = maze_visits(xy, job["every"])
     if job.get("exploit_config"):
         exploit = {**EXPLOIT_CONFIGS[job["exploit_config"]], **job.get("exploit_overrides", {})}
+        # each judge seed fits its own model and policy to the same data: (J, n_eval_episodes) returns a task
         record["downstream"] = {
-            task: downstream_returns(
-                model.states, model.actions, model.next_states, continuous_world(job), reward, seed=job["seed"],
-                device=job["device"], **exploit,
-            )
+            task: [
+                downstream_returns(
+                    model.states, model.actions, model.next_states, continuous_world(job), reward, seed=judge,
+                    device=job["device"], **exploit,
+                )
+                for judge in job.get("judge_seeds") or [job["seed"]]
+            ]
             for task, reward in task_rewards(job["env"]).items()
         }  # fmt: skip
     record["seconds"] = time.perf_counter() - start

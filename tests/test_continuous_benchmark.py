@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agents.max.exploitation import EXPLOIT_CONFIGS, downstream_returns
-from benchmarks.continuous_runs import HEAT_BINS, explore_continuous_once, maze_visits
+from benchmarks.continuous_runs import HEAT_BINS, METHODS, explore_continuous_once, judge_seeds, maze_visits
 from benchmarks.suites.continuous import QUICK_EXPLOIT, QUICK_EXPLORER
 
 pytest.importorskip("mujoco", reason="the mujoco extra is not installed")
@@ -50,9 +50,42 @@ def test_every_method_explores_the_ant_maze_seeded():
 def test_half_cheetah_data_is_judged_on_running_and_flipping():
     record = explore_continuous_once(job("random", "maxplore/HalfCheetah-v0", steps=200, exploit_config="reduced"))
     assert set(record["downstream"]) == {"running", "flipping"}
-    assert all(len(returns) == 3 and np.all(np.isfinite(returns)) for returns in record["downstream"].values())
+    assert all(
+        np.shape(returns) == (1, 3) and np.all(np.isfinite(returns)) for returns in record["downstream"].values()
+    )
     again = explore_continuous_once(job("random", "maxplore/HalfCheetah-v0", steps=200, exploit_config="reduced"))
     assert again["downstream"] == record["downstream"]  # seeded: model, policy and evaluation episodes
+    judged = explore_continuous_once(job("random", "maxplore/HalfCheetah-v0", steps=200, exploit_config="reduced",
+                                         judge_seeds=judge_seeds(0, 2)))  # fmt: skip
+    for task, returns in judged["downstream"].items():
+        assert np.shape(returns) == (2, 3) and returns[0] == record["downstream"][task][0]  # judge 0: the seed
+        assert returns[1] != returns[0]  # another judge seed, another model and policy on the same data
+
+
+def test_the_judge_noise_is_the_pooled_spread_over_judge_seeds():
+    from benchmarks.continuous_reports import judge_noise, judge_noise_table, run_return
+
+    runs = [{"method": "random", "steps": 10, "seconds": 1.0, "downstream": {"running": [[1, 3], [5, 7]]}},
+            {"method": "random", "steps": 10, "seconds": 1.0, "downstream": {"running": [[0, 0], [0, 4]]}}]  # fmt: skip
+    # judge means (2, 6) and (0, 2): variances 8 and 2, pooled sqrt(5); episodes: variances 2, 2, 0, 8 over 2
+    noise = judge_noise(runs, "running")
+    assert noise["judge_sd"] == pytest.approx(np.sqrt(5)) and noise["mean_sd"] == pytest.approx(np.sqrt(5 / 2))
+    assert noise["episode_sd"] == pytest.approx(np.sqrt(np.mean([2, 2, 0, 8]) / 2))
+    assert [run_return(r, "running") for r in runs] == [4.0, 1.0] and noise["seed_sd"] == pytest.approx(np.sqrt(4.5))
+    assert judge_noise([{**runs[0], "downstream": {"running": [1, 3, 5]}}], "running") is None  # one judge (old)
+    assert "| random | running | 2 | 2x2 | 2.5 (1.0 to 4.0) | 2.2 | 1.2 | 2.1 | 1.6 |" in judge_noise_table(runs)
+
+
+def test_the_judge_study_uses_tuning_seeds_and_two_judges_or_more():
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.suites.continuous import judge_noise
+
+    with pytest.raises(ValueError, match="tuning seeds"):
+        judge_noise(BenchmarkConfig(suite="judge-noise", seeds=101, judges=5))
+    with pytest.raises(ValueError, match="--judges >= 2"):
+        judge_noise(BenchmarkConfig(suite="judge-noise", seeds=3, judges=1))
+    with pytest.raises(ValueError, match="judges must be at least 1"):
+        judge_seeds(0, 0)
 
 
 def test_downstream_refuses_mismatched_data():
@@ -96,9 +129,10 @@ def test_the_continuous_suite_runs_end_to_end_and_resumes(tmp_path):
     for name in ("continuous-maze-coverage-quick.png", "continuous-maze-heat-quick.png",
                  "continuous-downstream-quick.png"):  # fmt: skip
         assert (tmp_path / name).stat().st_size > 0
-    assert len((tmp_path / "continuous-runs-quick.jsonl").read_text().splitlines()) == 10
+    stored = len((tmp_path / "continuous-runs-quick.jsonl").read_text().splitlines())
+    assert stored == 2 * len(METHODS)  # two worlds, one seed
     second = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
-    assert len((tmp_path / "continuous-runs-quick.jsonl").read_text().splitlines()) == 10  # nothing ran again
+    assert len((tmp_path / "continuous-runs-quick.jsonl").read_text().splitlines()) == stored  # nothing ran again
     assert second.stdout.split("raw results")[0] == first.stdout.split("raw results")[0]
 
 

@@ -4,18 +4,25 @@ in the Ant maze and HalfCheetah for a step budget (Shyam, Jaskowski & Gomez, ICM
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.config import CONTINUOUS_WORLDS, BenchmarkConfig
 from benchmarks.continuous_reports import (
     ablation_table,
     downstream_table,
+    judge_noise_table,
     maze_table,
     plot_downstream,
     plot_maze_coverage,
     plot_maze_heat,
 )
-from benchmarks.continuous_runs import explore_continuous_once, task_rewards, with_continuous_hyperparameters
+from benchmarks.continuous_runs import (
+    explore_continuous_once,
+    judge_seeds,
+    task_rewards,
+    with_continuous_hyperparameters,
+)
 from benchmarks.suites.common import Emit, grid, scored_seeds
 from envs.observation_noise import PAPER_NOISE_STD
 
@@ -31,6 +38,26 @@ QUICK_EXPLOIT = {"ensemble_size": 2, "hidden_size": 32, "model_steps": 20, "reac
                  "sac_batch_size": 32}  # fmt: skip
 
 
+def continuous_job(cfg: BenchmarkConfig, method: str, world: str, seed: int, steps: int, **extra) -> dict:
+    """One :func:`explore_continuous_once` job of the continuous suites, with its resolved hyper-parameters:
+    ``method`` in ``CONTINUOUS_WORLDS[world]`` for ``steps`` real steps at the paper's observation noise;
+    worlds with task rewards judged downstream by ``cfg.judges`` judges of ``cfg.judge_episodes`` episodes."""
+    if cfg.judge_episodes < 1:
+        raise ValueError(f"--judge-episodes must be at least 1, got {cfg.judge_episodes}")
+    env = CONTINUOUS_WORLDS[world]
+    judged = bool(task_rewards(env))
+    job = {
+        "method": method, "env": env, "seed": seed, "steps": steps, "config": cfg.config,
+        "exploit_config": cfg.config if judged else None, "every": max(1, steps // 100), "threads": cfg.threads,
+        "device": cfg.device, "observation_noise": PAPER_NOISE_STD,
+        "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
+        "overrides": QUICK_EXPLORER if cfg.quick else {},
+        "exploit_overrides": {**(QUICK_EXPLOIT if cfg.quick else {}), "n_eval_episodes": cfg.judge_episodes},
+        "judge_seeds": judge_seeds(seed, cfg.judges) if judged else None,
+    }  # fmt: skip
+    return with_continuous_hyperparameters({**job, **extra})
+
+
 def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     """MAX, the paper's baselines (JDRX, PERX, TVAX, random) and RND on their reactive SAC in continuous
     worlds for a step budget: Ant maze coverage over the steps and where each went; HalfCheetah data judged
@@ -38,13 +65,7 @@ def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     seeds = scored_seeds(cfg, 1)
     steps = 400 if cfg.quick else cfg.steps
     jobs = [
-        with_continuous_hyperparameters({
-         "method": method, "env": CONTINUOUS_WORLDS[world], "seed": seed, "steps": steps, "config": cfg.config,
-         "exploit_config": cfg.config if task_rewards(CONTINUOUS_WORLDS[world]) else None,
-         "every": max(1, steps // 100), "threads": cfg.threads, "device": cfg.device,
-         "observation_noise": PAPER_NOISE_STD,
-         "tensorboard": str(Path(cfg.out) / "tb") if cfg.tensorboard else None,
-         "overrides": QUICK_EXPLORER if cfg.quick else {}, "exploit_overrides": QUICK_EXPLOIT if cfg.quick else {}})
+        continuous_job(cfg, method, world, seed, steps)
         for world in cfg.continuous_worlds for seed in seeds for method in cfg.methods
     ]  # fmt: skip
     # the imagining explorers are the longest runs: first, so that parallel workers finish together
@@ -106,4 +127,28 @@ def continuous_ablation(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[
     runs = grid(cfg, jobs, run=explore_continuous_once, emit=emit)
     emit(f"\ntuning seeds {list(seeds)}, {steps} real steps per run, {cfg.threads} thread(s) per run\n")
     emit(ablation_table(runs, reference="MAX (reduced)"))
+    return runs
+
+
+def judge_noise(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
+    """How noisy HalfCheetah's downstream judge is: each method's data from ``cfg.seeds`` tuning seeds (from 0,
+    never the scored ones), ``cfg.steps`` real steps, judged by ``cfg.judges`` (at least 2) judge seeds of
+    ``cfg.judge_episodes`` episodes each; the judge's standard deviation on the same data against the spread
+    over exploration seeds and between methods (:func:`~benchmarks.continuous_reports.judge_noise_table`).
+    Records are stored in ``<out>/judge-noise-runs.jsonl``."""
+    seeds = range(2 if cfg.quick else cfg.seeds)
+    if seeds.stop > cfg.first_seed:
+        raise ValueError(f"the judge study uses tuning seeds below --first-seed ({cfg.first_seed}): pass --seeds <= it")
+    judges = 2 if cfg.quick else cfg.judges
+    if judges < 2:
+        raise ValueError(f"the judge study needs two or more judges a run: pass --judges >= 2, got {judges}")
+    cfg = replace(cfg, judges=judges)
+    steps = 400 if cfg.quick else cfg.steps
+    jobs = [continuous_job(cfg, method, "half-cheetah", seed, steps) for seed in seeds for method in cfg.methods]
+    jobs.sort(key=lambda job: job["method"] not in ("max", "tvax"))  # the longest first
+    runs = grid(cfg, jobs, run=explore_continuous_once, emit=emit)
+    emit(f"\ntuning seeds {list(seeds)}, {steps} real steps per run, config {cfg.config!r}, {judges} judges of "
+         f"{cfg.judge_episodes} episodes per run, {cfg.threads} thread(s) per run\n")  # fmt: skip
+    emit(judge_noise_table(runs))
+    emit("\n" + downstream_table(runs))
     return runs

@@ -80,7 +80,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "imagined_episodes": 15, "warmup_episodes": 3, "reactive_updates": 100, "sac_hidden_size": 128,
         "sac_batch_size": 256, "sac_learning_rate": 1e-3, "init": "default", "grad_clip": "norm",
         "terminal_horizon": True, "frozen_normalizer": False, "policy_each_episode": False,
-        "member_data": "bootstrap", "sac_variant": "twin_q", "refit_clock": "warmup", "model_loss": "half_sum",
+        "member_data": "bootstrap", "sac_variant": "v", "refit_clock": "warmup", "model_loss": "half_sum",
     },
 }  # fmt: skip
 
@@ -211,7 +211,7 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         frozen_normalizer: bool = False,
         policy_each_episode: bool = False,
         member_data: str = "bootstrap",
-        sac_variant: str = "twin_q",
+        sac_variant: str = "v",
         refit_clock: str = "warmup",
         model_loss: str = "half_sum",
     ) -> None:

@@ -261,6 +261,15 @@ def test_the_official_paths_are_the_paper_configuration_and_not_the_reduced_one(
     assert (reduced.init, reduced.grad_clip, reduced.terminal_horizon, reduced.member_data, reduced.model_loss) == (
         "default", "norm", True, "bootstrap", "half_sum")  # fmt: skip
     assert not reduced.frozen_normalizer and not reduced.policy_each_episode
+    assert reduced.sac_variant == "v"  # the ablation chose the authors' SAC (docs/BENCHMARKS.md)
+
+
+def test_reduced_differs_from_paper_only_in_its_named_cuts():
+    from agents.max.continuous import REDUCED_CUTS
+
+    paper, reduced = CONFIGS["paper"], CONFIGS["reduced"]
+    assert set(paper) == set(reduced)
+    assert {name for name in paper if paper[name] != reduced[name]} == set(REDUCED_CUTS)
 
 
 def test_a_frozen_normalizer_changes_only_at_a_refit_and_then_equals_the_data():

@@ -20,6 +20,8 @@ import numpy as np
 METHODS: dict[str, dict[str, Any]] = {
     "max": {},
     "jdrx": {"imagination": False},
+    # JDRX on the twin-Q SAC: the form the continuous ablation measured, before the reduced MAX took the V-SAC
+    "jdrx-twin-q": {"imagination": False, "sac_variant": "twin_q"},
     "perx": {"utility": "prediction_error", "imagination": False, "alpha": 0.2},  # the readme's PERX command
     "tvax": {"utility": "trajectory_variance", "alpha": 0.2},  # and its TVAX command
     "rnd": {"utility": "rnd", "imagination": False},  # RND's error on the reactive SAC (Burda et al. 2019)
@@ -28,6 +30,7 @@ METHODS: dict[str, dict[str, Any]] = {
 METHOD_LABELS = {
     "max": "MAX",
     "jdrx": "JDRX",
+    "jdrx-twin-q": "JDRX (twin-Q SAC)",
     "perx": "PERX",
     "tvax": "TVAX",
     "rnd": "RND (reactive SAC)",

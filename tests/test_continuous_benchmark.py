@@ -138,13 +138,19 @@ def test_the_continuous_suite_runs_end_to_end_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_max_explores_more_of_the_ant_maze_than_random_actions():
-    """The README's Ant maze figure: the suite's seed-0 job (reduced configuration, 10,000 steps, one thread;
-    about 20 minutes). Measured 58 cells and 5 blocks; random actions reach 39-44 cells and 4 blocks on
-    seeds 0-2."""
+    """The README's Ant maze figure: the continuous suite's MAX jobs on scored seeds 100-102 (reduced
+    configuration, the paper's observation noise, 10,000 steps, one thread; about 17 minutes each). Measured
+    (commit 5f57acd) 54, 51, 50 cells and 5, 4, 5 blocks; random actions 43, 44, 41 cells and 4 blocks."""
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.suites.continuous import continuous_job
+
     torch.set_num_threads(1)
-    suite_job = {**job("max", "maxplore/AntMaze-v0", steps=10000), "overrides": {}, "exploit_overrides": {}}
-    maze = explore_continuous_once(suite_job)["maze"]
-    assert maze["cells"][-1] > 44 and maze["blocks"][-1] >= 5, maze["cells"][-1]
+    cfg = BenchmarkConfig(suite="continuous", tensorboard=False, device="cpu")
+    mazes = [explore_continuous_once(continuous_job(cfg, "max", "ant-maze", seed, 10000))["maze"]
+             for seed in (100, 101, 102)]  # fmt: skip
+    cells = [maze["cells"][-1] for maze in mazes]
+    assert np.median(cells) > 44, cells  # above random actions' best scored seed
+    assert np.median([maze["blocks"][-1] for maze in mazes]) >= 5, mazes
 
 
 def test_the_ablation_table_compares_every_setting_with_the_reference_and_tuning_seeds_only():

@@ -39,6 +39,15 @@ def scored_seeds(cfg: BenchmarkConfig, quick: int) -> range:
     return range(cfg.first_seed, cfg.first_seed + (quick if cfg.quick else cfg.seeds))
 
 
+def tuning_seeds(cfg: BenchmarkConfig, quick: int, uses: str) -> range:
+    """The seeds a tuning study runs: ``cfg.seeds`` of them (``quick`` with ``--quick``) from 0, all below
+    ``cfg.first_seed`` (never scored); ``uses`` starts the error's sentence (``"the ablations use tuning seeds"``)."""
+    seeds = range(quick if cfg.quick else cfg.seeds)
+    if seeds.stop > cfg.first_seed:
+        raise ValueError(f"{uses} below --first-seed ({cfg.first_seed}): pass --seeds <= it")
+    return seeds
+
+
 def chain_jobs(
     cfg: BenchmarkConfig, agents: list[str], lengths: list[int], seeds: range, **extra: Any
 ) -> list[dict[str, Any]]:

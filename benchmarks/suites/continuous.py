@@ -23,7 +23,7 @@ from benchmarks.continuous_runs import (
     task_rewards,
     with_continuous_hyperparameters,
 )
-from benchmarks.suites.common import Emit, grid, scored_seeds
+from benchmarks.suites.common import Emit, grid, scored_seeds, tuning_seeds
 from envs.observation_noise import PAPER_NOISE_STD
 
 logger = logging.getLogger(__name__)
@@ -112,9 +112,7 @@ def continuous_ablation(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[
     seeds (``cfg.seeds`` of them from 0; never the scored ones), ``cfg.steps`` real steps, the paper's
     observation noise; grid cells visited per setting with MAX's probability of visiting more. Records are
     stored in ``<out>/continuous-ablation-runs.jsonl``."""
-    seeds = range(1 if cfg.quick else cfg.seeds)
-    if seeds.stop > cfg.first_seed:
-        raise ValueError(f"the ablations use tuning seeds below --first-seed ({cfg.first_seed}): pass --seeds <= it")
+    seeds = tuning_seeds(cfg, 1, "the ablations use tuning seeds")
     steps = 400 if cfg.quick else cfg.steps
     jobs = [
         with_continuous_hyperparameters({
@@ -136,9 +134,7 @@ def judge_noise(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     ``cfg.judge_episodes`` episodes each; the judge's standard deviation on the same data against the spread
     over exploration seeds and between methods (:func:`~benchmarks.continuous_reports.judge_noise_table`).
     Records are stored in ``<out>/judge-noise-runs.jsonl``."""
-    seeds = range(2 if cfg.quick else cfg.seeds)
-    if seeds.stop > cfg.first_seed:
-        raise ValueError(f"the judge study uses tuning seeds below --first-seed ({cfg.first_seed}): pass --seeds <= it")
+    seeds = tuning_seeds(cfg, 2, "the judge study uses tuning seeds")
     judges = 2 if cfg.quick else cfg.judges
     if judges < 2:
         raise ValueError(f"the judge study needs two or more judges a run: pass --judges >= 2, got {judges}")

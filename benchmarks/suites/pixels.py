@@ -10,7 +10,7 @@ from benchmarks.commands.config_cli import parse_kwargs
 from benchmarks.config import BenchmarkConfig
 from benchmarks.pixel_reports import pixel_table, plot_pixel_coverage, tune_table
 from benchmarks.pixel_runs import code_census, explore_pixels_once, pixel_job, texture_check
-from benchmarks.suites.common import Emit, grid, scored_seeds
+from benchmarks.suites.common import Emit, grid, scored_seeds, tuning_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +99,7 @@ def pixel_tune(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     (``cfg.seeds`` of them from 0, below ``cfg.first_seed``) of the 9 x 9 textured maze at its budget; per
     setting the free cells visited (median, min) and per method the best setting (highest median, then
     highest mean). Records are stored in ``<out>/pixel-tune-runs.jsonl``."""
-    seeds = range(1 if cfg.quick else cfg.seeds)
-    if seeds.stop > cfg.first_seed:
-        raise ValueError(f"tuning uses layouts below --first-seed ({cfg.first_seed}): pass --seeds <= it")
+    seeds = tuning_seeds(cfg, 1, "tuning uses layouts")
     settings = tune_settings(cfg.pixel_methods)
     quick = {"max": QUICK_PIXEL_MAX}
     jobs = [pixel_job(method, "maze-9", seed, episodes=2 if cfg.quick else None, threads=cfg.threads,

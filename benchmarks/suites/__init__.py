@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.suites.chain import ablation, chain, max_chain, sanity, tune
-from benchmarks.suites.continuous import continuous, continuous_ablation, judge_noise
+from benchmarks.suites.continuous import continuous, continuous_ablation, continuous_knob, judge_noise
 from benchmarks.suites.pixels import bonus_census, pixel_tune, pixels
 from benchmarks.suites.speed import ensemble_speed, env_speed, sac_speed
 from benchmarks.suites.vectors import vectors
@@ -30,6 +30,7 @@ SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "vectors": vectors,
     "bonus-census": bonus_census,
     "continuous-ablation": continuous_ablation,
+    "continuous-knob": continuous_knob,
     "pixel-tune": pixel_tune,
     "judge-noise": judge_noise,
 }

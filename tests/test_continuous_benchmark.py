@@ -159,10 +159,46 @@ def test_the_ablation_table_compares_every_setting_with_the_reference_and_tuning
     from benchmarks.suites.continuous import CONTINUOUS_ABLATIONS, continuous_ablation
 
     runs = [{"setting": name, "steps": 100, "seconds": 1.0, "maze": {"cells": [3, cells], "blocks": [1, 2]}}
-            for name, cells in (("MAX (reduced)", 20), ("MAX (reduced)", 22), ("JDRX", 10), ("JDRX", 12))]  # fmt: skip
-    table = ablation_table(runs, reference="MAX (reduced)")
-    assert "| MAX (reduced) | 2 | 100 | 21.0 [20.0, 22.0] | \u2014 |" in table
+            for name, cells in (("MAX (reduced, twin-Q SAC)", 20), ("MAX (reduced, twin-Q SAC)", 22), ("JDRX", 10),
+                                ("JDRX", 12))]  # fmt: skip
+    table = ablation_table(runs, reference="MAX (reduced, twin-Q SAC)")
+    assert "| MAX (reduced, twin-Q SAC) | 2 | 100 | 21.0 [20.0, 22.0] | \u2014 |" in table
     assert "| JDRX | 2 | 100 | 11.0 [10.0, 12.0] | 1.00 [1.00, 1.00] |" in table  # MAX visits more on every pair
     assert CONTINUOUS_ABLATIONS["JDRX, reactive_updates=0 (control)"] == ("jdrx", {"reactive_updates": 0})
     with pytest.raises(ValueError, match="tuning seeds"):
         continuous_ablation(BenchmarkConfig(suite="continuous-ablation", seeds=101))
+
+
+def test_the_knob_points_name_their_imagined_updates_and_the_ablation_measures_the_twin_q_reduced_max():
+    from agents.max.continuous import CONFIGS
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.suites.continuous import (
+        ABLATION_BASE,
+        CONTINUOUS_ABLATIONS,
+        CONTINUOUS_KNOB,
+        _setting_jobs,
+        continuous_knob,
+    )
+
+    cfg = BenchmarkConfig(suite="continuous-knob", seeds=3)
+    jobs = _setting_jobs(cfg, CONTINUOUS_KNOB, range(3), 4000)
+    assert len(jobs) == 3 * len(CONTINUOUS_KNOB)
+    updates = []
+    for job in jobs:
+        explorer = job["hyperparameters"]["explorer"]
+        if job["method"] == "max":  # the label's count is (imagined episodes - warm-up episodes) * horizon
+            count = (explorer["imagined_episodes"] - explorer["warmup_episodes"]) * explorer["horizon"]
+            assert f"MAX, {count} imagined updates a policy" in job["setting"], job["setting"]
+            updates.append(count)
+        else:
+            assert explorer["imagination"] is False and explorer["sac_variant"] == "twin_q"
+    assert sorted(set(updates)) == [150, 600, 1350]
+    assert CONFIGS["reduced"]["imagined_episodes"] == 15  # the reduced point is the configuration's own
+    with pytest.raises(ValueError, match="tuning seeds"):
+        continuous_knob(BenchmarkConfig(suite="continuous-knob", seeds=101))
+
+    ablation = _setting_jobs(BenchmarkConfig(suite="continuous-ablation"), CONTINUOUS_ABLATIONS, range(1), 400,
+                             base=ABLATION_BASE)  # fmt: skip
+    variants = {job["setting"]: job["hyperparameters"]["explorer"]["sac_variant"] for job in ablation}
+    assert variants.pop("the authors' V-network SAC") == "v"
+    assert set(variants.values()) == {"twin_q"}, variants  # as the ablation ran, before the reduced one took V-SAC

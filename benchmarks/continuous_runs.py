@@ -23,6 +23,8 @@ METHODS: dict[str, dict[str, Any]] = {
     # JDRX on the twin-Q SAC: the form the continuous ablation measured, before the reduced MAX took the V-SAC
     "jdrx-twin-q": {"imagination": False, "sac_variant": "twin_q"},
     "perx": {"utility": "prediction_error", "imagination": False, "alpha": 0.2},  # the readme's PERX command
+    # PERX on the twin-Q SAC: the reactive baselines' other SAC (JDRX explored more on it in the scored Ant grid)
+    "perx-twin-q": {"utility": "prediction_error", "imagination": False, "alpha": 0.2, "sac_variant": "twin_q"},
     "tvax": {"utility": "trajectory_variance", "alpha": 0.2},  # and its TVAX command
     "rnd": {"utility": "rnd", "imagination": False},  # RND's error on the reactive SAC (Burda et al. 2019)
     "random": {},  # warmup_steps = the budget + 1, set per run
@@ -32,6 +34,7 @@ METHOD_LABELS = {
     "jdrx": "JDRX",
     "jdrx-twin-q": "JDRX (twin-Q SAC)",
     "perx": "PERX",
+    "perx-twin-q": "PERX (twin-Q SAC)",
     "tvax": "TVAX",
     "rnd": "RND (reactive SAC)",
     "random": "random",

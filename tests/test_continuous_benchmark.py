@@ -202,3 +202,13 @@ def test_the_knob_points_name_their_imagined_updates_and_the_ablation_measures_t
     variants = {job["setting"]: job["hyperparameters"]["explorer"]["sac_variant"] for job in ablation}
     assert variants.pop("the authors' V-network SAC") == "v"
     assert set(variants.values()) == {"twin_q"}, variants  # as the ablation ran, before the reduced one took V-SAC
+
+
+def test_each_twin_q_method_is_its_base_method_on_the_twin_q_sac():
+    from agents.max.continuous import CONFIGS
+
+    twins = [m for m in METHODS if m.endswith("-twin-q")]
+    assert sorted(twins) == ["jdrx-twin-q", "perx-twin-q"]
+    assert CONFIGS["reduced"]["sac_variant"] == "v"  # the base methods run on the V-network SAC
+    for twin in twins:
+        assert METHODS[twin] == {**METHODS[twin.removesuffix("-twin-q")], "sac_variant": "twin_q"}

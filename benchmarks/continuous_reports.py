@@ -45,15 +45,19 @@ def maze_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def ablation_table(runs: list[dict[str, Any]], reference: str) -> str:
+def ablation_table(runs: list[dict[str, Any]], reference: str, *, versus_reference: bool = False) -> str:
     """Markdown: per ablation setting (``run["setting"]``), grid cells (of 112) and blocks (of 7) visited at the
     budget (IQM over seeds [95% CI] and median (min to max)), ``reference``'s probability of visiting more
-    cells, and the median wall time."""
+    cells (``versus_reference``: each setting's probability of visiting more than ``reference``), and the
+    median wall time."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         groups.setdefault(run["setting"], []).append(run)
-    stats = seed_statistics({name: [r["maze"]["cells"][-1] for r in g] for name, g in groups.items()}, reference)
-    lines = [f"| setting | seeds | steps | grid cells visited: IQM [95% CI] | P({reference} visits more cells) "
+    # P(reference visits fewer) = P(setting visits more): rliable counts a tie as half either way
+    stats = seed_statistics({name: [r["maze"]["cells"][-1] for r in g] for name, g in groups.items()}, reference,
+                            lower_is_better=versus_reference)  # fmt: skip
+    column = f"P(it visits more cells than {reference})" if versus_reference else f"P({reference} visits more cells)"
+    lines = [f"| setting | seeds | steps | grid cells visited: IQM [95% CI] | {column} "
              "[95% CI] | maze blocks visited (of 7) | grid cells visited (of 112) | wall s |",
              "| --- | ---: | ---: | :---: | :---: | :---: | :---: | ---: |"]  # fmt: skip
     for name, group in groups.items():

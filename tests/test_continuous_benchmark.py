@@ -164,6 +164,11 @@ def test_the_ablation_table_compares_every_setting_with_the_reference_and_tuning
     table = ablation_table(runs, reference="MAX (reduced, twin-Q SAC)")
     assert "| MAX (reduced, twin-Q SAC) | 2 | 100 | 21.0 [20.0, 22.0] | \u2014 |" in table
     assert "| JDRX | 2 | 100 | 11.0 [10.0, 12.0] | 1.00 [1.00, 1.00] |" in table  # MAX visits more on every pair
+    versus = ablation_table(runs, reference="JDRX", versus_reference=True)  # each setting against JDRX
+    assert "| MAX (reduced, twin-Q SAC) | 2 | 100 | 21.0 [20.0, 22.0] | 1.00 [1.00, 1.00] |" in versus
+    assert "| JDRX | 2 | 100 | 11.0 [10.0, 12.0] | \u2014 |" in versus
+    tied = [{**run, "maze": {"cells": [3, 12], "blocks": [1, 2]}} for run in runs]  # every run visits 12 cells
+    assert "| 0.50 [0.50, 0.50] |" in ablation_table(tied, reference="JDRX", versus_reference=True)
     assert CONTINUOUS_ABLATIONS["JDRX, reactive_updates=0 (control)"] == ("jdrx", {"reactive_updates": 0})
     with pytest.raises(ValueError, match="tuning seeds"):
         continuous_ablation(BenchmarkConfig(suite="continuous-ablation", seeds=101))
@@ -212,3 +217,43 @@ def test_each_twin_q_method_is_its_base_method_on_the_twin_q_sac():
     assert CONFIGS["reduced"]["sac_variant"] == "v"  # the base methods run on the V-network SAC
     for twin in twins:
         assert METHODS[twin] == {**METHODS[twin.removesuffix("-twin-q")], "sac_variant": "twin_q"}
+
+
+KNOB_RECORDS = ROOT / "docs" / "records" / "continuous-knob-runs-9ae7848.jsonl.gz"
+
+
+def knob_records():
+    import gzip
+    import json
+
+    with gzip.open(KNOB_RECORDS, "rt") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def test_the_readme_knob_figures_are_the_kept_records():
+    from benchmarks.continuous_reports import ablation_table
+    from benchmarks.suites.continuous import CONTINUOUS_KNOB
+
+    runs = knob_records()
+    assert sorted({r["setting"] for r in runs}) == sorted(CONTINUOUS_KNOB) and len(runs) == 3 * len(CONTINUOUS_KNOB)
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in
+            ablation_table(runs, reference="JDRX (twin-Q SAC)", versus_reference=True).splitlines()[2:]}  # fmt: skip
+    poi = [rows[name][4] for name in list(CONTINUOUS_KNOB)[2::-1]]  # 150, 600, 1350 updates
+    assert poi == ["0.56 [0.11, 1.00]", "0.67 [0.00, 1.00]", "0.78 [0.33, 1.00]"]  # no lower bound above 0.5
+    readme = (ROOT / "README.md").read_text()
+    assert "rises 0.56, 0.67, 0.78,\nbut no 95% interval lies above 0.5" in readme
+
+
+@pytest.mark.slow
+def test_a_knob_point_and_jdrx_rerun_as_their_kept_records():
+    # ~6 minutes: the cheapest knob point and JDRX on seed 0 at today's code against the records (9ae7848)
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.suites.continuous import CONTINUOUS_KNOB, _setting_jobs
+
+    torch.set_num_threads(1)
+    kept = {(r["setting"], r["seed"]): r["maze"]["cells"][-1] for r in knob_records()}
+    names = [name for name in CONTINUOUS_KNOB if "(imagined_episodes=6)" in name or name.startswith("JDRX")]
+    for job_ in _setting_jobs(BenchmarkConfig(suite="continuous-knob"), {n: CONTINUOUS_KNOB[n] for n in names},
+                              range(1), 4000):  # fmt: skip
+        cells = explore_continuous_once(job_)["maze"]["cells"][-1]
+        assert abs(cells - kept[(job_["setting"], 0)]) <= 2, (job_["setting"], cells)

@@ -154,13 +154,13 @@ CONTINUOUS_KNOB: dict[str, tuple[str, dict]] = {
 def continuous_knob(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     """MAX's margin over JDRX in the Ant maze against the imagined SAC updates per policy
     (:data:`CONTINUOUS_KNOB`), on tuning seeds (``cfg.seeds`` of them from 0; never the scored ones),
-    ``cfg.steps`` real steps, the paper's observation noise; grid cells visited per point with JDRX's
-    probability of visiting more. Records are stored in ``<out>/continuous-knob-runs.jsonl``."""
+    ``cfg.steps`` real steps, the paper's observation noise; grid cells visited per point with its
+    probability of visiting more than JDRX. Records are stored in ``<out>/continuous-knob-runs.jsonl``."""
     seeds = tuning_seeds(cfg, 1, "the compute-knob study uses tuning seeds")
     steps = 400 if cfg.quick else cfg.steps
     runs = grid(cfg, _setting_jobs(cfg, CONTINUOUS_KNOB, seeds, steps), run=explore_continuous_once, emit=emit)
     emit(f"\ntuning seeds {list(seeds)}, {steps} real steps per run, {cfg.threads} thread(s) per run\n")
-    emit(ablation_table(runs, reference="JDRX (twin-Q SAC)"))
+    emit(ablation_table(runs, reference="JDRX (twin-Q SAC)", versus_reference=True))
     return runs
 
 

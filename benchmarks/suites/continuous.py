@@ -38,6 +38,12 @@ QUICK_EXPLOIT = {"ensemble_size": 2, "hidden_size": 32, "model_steps": 20, "reac
                  "sac_batch_size": 32}  # fmt: skip
 
 
+def imagining_first(jobs: list[dict]) -> None:
+    """Sort ``jobs`` in place with the imagining explorers (MAX, TVAX), the longest runs, first, so that
+    parallel workers finish together; the order is otherwise kept."""
+    jobs.sort(key=lambda job: job["method"] not in ("max", "tvax"))
+
+
 def continuous_job(cfg: BenchmarkConfig, method: str, world: str, seed: int, steps: int, **extra) -> dict:
     """One :func:`explore_continuous_once` job of the continuous suites, with its resolved hyper-parameters:
     ``method`` in ``CONTINUOUS_WORLDS[world]`` for ``steps`` real steps at the paper's observation noise;
@@ -68,8 +74,7 @@ def continuous(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
         continuous_job(cfg, method, world, seed, steps)
         for world in cfg.continuous_worlds for seed in seeds for method in cfg.methods
     ]  # fmt: skip
-    # the imagining explorers are the longest runs: first, so that parallel workers finish together
-    jobs.sort(key=lambda job: job["method"] not in ("max", "tvax"))
+    imagining_first(jobs)
     runs = grid(cfg, jobs, run=explore_continuous_once, emit=emit)
     out, suffix = Path(cfg.out), "-quick" if cfg.quick else ""
     emit(f"\n{len(seeds)} seeds, {steps} real steps per run, config {cfg.config!r}, {cfg.threads} thread(s) per run\n")
@@ -177,7 +182,7 @@ def judge_noise(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     cfg = replace(cfg, judges=judges)
     steps = 400 if cfg.quick else cfg.steps
     jobs = [continuous_job(cfg, method, "half-cheetah", seed, steps) for seed in seeds for method in cfg.methods]
-    jobs.sort(key=lambda job: job["method"] not in ("max", "tvax"))  # the longest first
+    imagining_first(jobs)
     runs = grid(cfg, jobs, run=explore_continuous_once, emit=emit)
     emit(f"\ntuning seeds {list(seeds)}, {steps} real steps per run, config {cfg.config!r}, {judges} judges of "
          f"{cfg.judge_episodes} episodes per run, {cfg.threads} thread(s) per run\n")  # fmt: skip

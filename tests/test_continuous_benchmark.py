@@ -257,3 +257,20 @@ def test_a_knob_point_and_jdrx_rerun_as_their_kept_records():
                               range(1), 4000):  # fmt: skip
         cells = explore_continuous_once(job_)["maze"]["cells"][-1]
         assert abs(cells - kept[(job_["setting"], 0)]) <= 2, (job_["setting"], cells)
+
+
+def test_the_readme_tvax_figures_are_the_kept_ant_records():
+    import gzip
+    import json
+
+    from benchmarks.continuous_reports import maze_table
+
+    files = ["continuous-ant-runs-5f57acd-0cadea7.jsonl.gz", "continuous-ant-perx-tvax-runs-45d0e4c.jsonl.gz"]
+    runs = []
+    for name in files:
+        with gzip.open(ROOT / "docs" / "records" / name, "rt") as lines:
+            runs += [json.loads(line) for line in lines]
+    table = maze_table([r for r in runs if "maze" in r])
+    assert "| TVAX | 5 | 10000 | 58.7 [45.3, 74.7] | 0.40 [0.00, 0.80] |" in table
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "an IQM of 59 cells on the same scored seeds, more than MAX on 3 of 5 (P(MAX visits more) 0.40" in readme

@@ -219,15 +219,20 @@ def test_each_twin_q_method_is_its_base_method_on_the_twin_q_sac():
         assert METHODS[twin] == {**METHODS[twin.removesuffix("-twin-q")], "sac_variant": "twin_q"}
 
 
-KNOB_RECORDS = ROOT / "docs" / "records" / "continuous-knob-runs-9ae7848.jsonl.gz"
-
-
-def knob_records():
+def kept_records(*names):
+    """The records kept in docs/records/ under ``names`` (gzipped JSON lines), in order."""
     import gzip
     import json
 
-    with gzip.open(KNOB_RECORDS, "rt") as lines:
-        return [json.loads(line) for line in lines]
+    runs = []
+    for name in names:
+        with gzip.open(ROOT / "docs" / "records" / name, "rt") as lines:
+            runs += [json.loads(line) for line in lines]
+    return runs
+
+
+def knob_records():
+    return kept_records("continuous-knob-runs-9ae7848.jsonl.gz")
 
 
 def test_the_readme_knob_figures_are_the_kept_records():
@@ -260,16 +265,11 @@ def test_a_knob_point_and_jdrx_rerun_as_their_kept_records():
 
 
 def test_the_readme_tvax_figures_are_the_kept_ant_records():
-    import gzip
-    import json
-
     from benchmarks.continuous_reports import maze_table
 
-    files = ["continuous-ant-runs-5f57acd-0cadea7.jsonl.gz", "continuous-ant-perx-tvax-runs-45d0e4c.jsonl.gz"]
-    runs = []
-    for name in files:
-        with gzip.open(ROOT / "docs" / "records" / name, "rt") as lines:
-            runs += [json.loads(line) for line in lines]
+    runs = kept_records(
+        "continuous-ant-runs-5f57acd-0cadea7.jsonl.gz", "continuous-ant-perx-tvax-runs-45d0e4c.jsonl.gz"
+    )
     table = maze_table([r for r in runs if "maze" in r])
     assert "| TVAX | 5 | 10000 | 58.7 [45.3, 74.7] | 0.40 [0.00, 0.80] |" in table
     readme = " ".join((ROOT / "README.md").read_text().split())

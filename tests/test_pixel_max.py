@@ -47,10 +47,25 @@ def test_value_iteration_matches_its_reference():
     rewards = torch.rand(7, 3, generator=g, dtype=torch.float64)
     successors = torch.randint(7, (7, 3), generator=g)
     successors[:3, 0] = torch.arange(3)  # some self-loops
-    for steps in (0, 1, 4, 9):
-        for fast, slow in zip(value_iteration(rewards, successors, steps),
-                              value_iteration_reference(rewards, successors, steps), strict=True):  # fmt: skip
-            torch.testing.assert_close(fast, slow)
+    for terminal in (None, torch.tensor([0, 0, 1, 0, 0, 1, 0], dtype=torch.bool)):
+        for steps in (0, 1, 4, 9):
+            for fast, slow in zip(value_iteration(rewards, successors, steps, terminal),
+                                  value_iteration_reference(rewards, successors, steps, terminal),
+                                  strict=True):  # fmt: skip
+                torch.testing.assert_close(fast, slow)
+
+
+def test_a_terminal_node_is_absorbing_and_worth_nothing():
+    # the line of 5 nodes below; "right from node 2" (into node 3) and the bump at node 4 pay 1. With node 3
+    # terminal an episode ends on arriving there: node 2 gets its move's 1 and nothing after, node 4 its
+    # bump and nothing after (leaving means node 3), nodes 0-1 only what lies before node 3
+    successors = torch.tensor([[max(n - 1, 0), min(n + 1, 4)] for n in range(5)])
+    rewards = torch.zeros(5, 2)
+    rewards[2, 1] = rewards[4, 1] = 1.0
+    V, W = value_iteration(rewards, successors, 6, torch.tensor([False, False, False, True, False]))
+    assert V[6].tolist() == [1.0, 1.0, 1.0, 0.0, 1.0]
+    assert W[6, 3] == 0.0
+    assert value_iteration(rewards, successors, 6)[0][6].tolist() == [2.0, 3.0, 3.0, 3.0, 3.0]  # it goes on
 
 
 def test_value_iteration_walks_to_the_only_reward_and_a_bump_pays_once_per_arrival():
@@ -149,6 +164,8 @@ def test_max_dispatches_pictures_to_the_pixel_planner():
 def test_bad_options_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PixelMAX(maze(), **kwargs)
+    with pytest.raises(TypeError, match="absorbing_terminals"):
+        PixelMAX(maze(), absorbing_terminals="yes")
 
 
 def test_other_spaces_are_refused():

@@ -87,3 +87,34 @@ def test_vectors_suite_quick_end_to_end(tmp_path):
     assert run["hyperparameters"]["agent"] == "agents.max.vectors.VectorMAX"
     assert any(line.startswith("| CartPole-v1 (1296 cells) | MAX |") for line in "\n".join(lines).splitlines())
     assert (tmp_path / "vectors-coverage-quick.png").stat().st_size > 1000
+
+
+class EndsRecorded(gym.Wrapper):
+    """Keeps whether each step terminated its episode, as the world said."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.terminations: list[bool] = []
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.terminations.append(bool(terminated))
+        return obs, reward, terminated, truncated, info
+
+
+def test_terminations_not_time_limits_make_absorbing_nodes_worth_nothing(tmp_path):
+    env = EndsRecorded(gym.make("CartPole-v1", max_episode_steps=15))  # short episodes: many time limits
+    model = MAX(env, seed=0, **TINY).learn(200)
+    assert model.terminated.tolist() == env.terminations  # a pole fallen, not a time limit
+    assert 0 < sum(env.terminations) < model._episode_num  # both kinds of episode end occurred
+    terminal = model._terminal_nodes()  # (n,) the nodes nearest a fallen pole
+    ends = torch.as_tensor(model.next_observations[model.terminated])
+    nearest = (model.encoder(ends)[:, None] - model.planned_nodes[None]).norm(dim=-1).argmin(1)
+    assert terminal.nonzero().flatten().tolist() == sorted(set(nearest.tolist()))
+    assert (model.node_values[:, terminal] == 0).all() and (model.node_values[1:, ~terminal] > 0).any()
+    off = MAX(env, seed=0, absorbing_terminals=False, **TINY)
+    assert off._terminal_nodes() is None and not off.absorbing_terminals
+    model.save(tmp_path / "ends")
+    loaded = MAX.load(tmp_path / "ends", env=gym.make("CartPole-v1", max_episode_steps=15))
+    np.testing.assert_array_equal(loaded.terminated, model.terminated)
+    torch.testing.assert_close(loaded.node_values, model.node_values)

@@ -364,7 +364,9 @@ class ContinuousMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         return (actions if obs.ndim > 1 else actions[0]), state
 
     # ------------------------------------------------------------------ model and policy
-    def _store(self, state: np.ndarray, action: np.ndarray, next_state: np.ndarray) -> None:
+    def _store(self, state: np.ndarray, action: np.ndarray, next_state: np.ndarray, terminated: bool) -> None:
+        """Keep one real transition. ``terminated`` is not used: imagined episodes never end at a real
+        termination (:mod:`agents.max.imagined_training`), as in the official code, whose worlds have none."""
         row = [torch.as_tensor(x, dtype=torch.float32, device=self.device).view(1, -1)
                for x in (state, action, next_state)]  # fmt: skip
         if self.has_policy:  # the official "experience novelty": the fitted model's disagreement at (s, a)

@@ -73,32 +73,38 @@ def self_loops(successors: torch.Tensor) -> torch.Tensor:
     return successors == torch.arange(successors.shape[0], device=successors.device)[:, None]  # (N, A)
 
 
-def value_iteration(rewards: torch.Tensor, successors: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+def value_iteration(
+    rewards: torch.Tensor, successors: torch.Tensor, steps: int, terminal: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Finite-horizon values of a deterministic MDP in which a self-loop pays once on each arrival.
 
     ``V_h(n)`` is the value with ``h`` steps left at node ``n``; ``W_h(n)`` the value there once its
     self-loops have paid (the plan must leave, or stay for nothing). With ``V_0 = W_0 = 0``,
     ``M_h(n) = max over actions a that leave n of r(n, a) + V_{h-1}(s(n, a))`` (``-inf`` if none),
     ``W_h(n) = max(W_{h-1}(n), M_h(n))`` and ``V_h(n) = max(M_h(n), max over loops a of r(n, a) + W_{h-1}(n))``.
+    A terminal node (an episode ended on arriving there) is absorbing and worth nothing: ``V_h = W_h = 0``,
+    as :class:`~agents.max.tabular.TabularMAX` treats a state whose arrival ended an episode.
 
     :param rewards: (N, A) reward of each node and action (>= 0).
     :param successors: (N, A) long, the node each action leads to.
     :param steps: horizon (>= 0).
+    :param terminal: (N,) bool, the terminal nodes (``None``: none).
     :return: (steps + 1, N) values V and (steps + 1, N) values W, for 0..steps steps left.
     """
     loops = self_loops(successors)  # (N, A)
     V = torch.zeros(steps + 1, rewards.shape[0], dtype=rewards.dtype, device=rewards.device)  # (H+1, N)
     W = torch.zeros_like(V)  # (H+1, N)
+    alive = torch.ones(rewards.shape[0], dtype=torch.bool, device=rewards.device) if terminal is None else ~terminal
     for h in range(1, steps + 1):
         leave = torch.where(loops, -torch.inf, rewards + V[h - 1][successors]).amax(-1)  # (N,) M_h
         stay = torch.where(loops, rewards + W[h - 1][:, None], -torch.inf).amax(-1)  # (N,)
-        V[h] = torch.maximum(leave, stay)
-        W[h] = torch.maximum(W[h - 1], leave)
+        V[h] = torch.where(alive, torch.maximum(leave, stay), 0.0)  # (N,)
+        W[h] = torch.where(alive, torch.maximum(W[h - 1], leave), 0.0)  # (N,)
     return V, W
 
 
 def value_iteration_reference(
-    rewards: torch.Tensor, successors: torch.Tensor, steps: int
+    rewards: torch.Tensor, successors: torch.Tensor, steps: int, terminal: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`value_iteration` with Python loops over steps, nodes and actions."""
     n_nodes, n_actions = rewards.shape
@@ -106,6 +112,10 @@ def value_iteration_reference(
     for h in range(1, steps + 1):
         v, w = [], []
         for n in range(n_nodes):
+            if terminal is not None and bool(terminal[n]):
+                v.append(0.0)
+                w.append(0.0)
+                continue
             leave, stay = -float("inf"), -float("inf")
             for a in range(n_actions):
                 s, r = int(successors[n, a]), float(rewards[n, a])
@@ -121,7 +131,7 @@ def value_iteration_reference(
 
 
 def graph_values(
-    step: Step, nodes: torch.Tensor, horizon: int, reward_floor: float = 0.0
+    step: Step, nodes: torch.Tensor, horizon: int, reward_floor: float = 0.0, terminal: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Values of the latent graph (see the module docstring) for 0..``horizon - 1`` steps left after the
     first: (horizon, N) values V and (horizon, N) values W of :func:`value_iteration`.
@@ -130,10 +140,11 @@ def graph_values(
     :param nodes: (N, f) features of real observations.
     :param horizon: most steps planned from the current state; the nodes' values cover the steps after the first.
     :param reward_floor: subtracted from every utility, which is then floored at 0 (0: the utility as is).
+    :param terminal: (N,) bool, nodes where an episode ended (absorbing, worth nothing; ``None``: none).
     """
     utility, next_features = step(nodes)  # (N, A), (N, A, f)
     successors = nearest_nodes(next_features.reshape(-1, nodes.shape[1]), nodes).view(utility.shape)  # (N, A)
-    return value_iteration((utility - reward_floor).clamp_min(0.0), successors, horizon - 1)  # (H, N) each
+    return value_iteration((utility - reward_floor).clamp_min(0.0), successors, horizon - 1, terminal)  # (H, N) each
 
 
 def graph_action_values(

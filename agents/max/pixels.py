@@ -47,7 +47,7 @@ from agents.checkpoint import (
 from agents.devices import check_device
 from agents.encoders import InverseDynamicsEncoder, encode_pictures, train_inverse_dynamics
 from agents.max.base import MAX
-from agents.max.latent_planning import cover, graph_action_values, graph_values, search_values
+from agents.max.latent_planning import cover, graph_action_values, graph_values, nearest_nodes, search_values
 from agents.max.real_steps import RealStepLoop
 from agents.tabular_explorer import episode_limit, greedy_actions, planned_horizon, steps_to_plan
 from world_models.bootstrap import BOOTSTRAP_SCHEMES, bootstrap_weights
@@ -132,6 +132,9 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         (floored at 0) before planning, so the small disagreement left on transitions already seen does not
         add up over a long horizon; ``None`` plans on the utility as is.
     :param floor_sample: most stored transitions (evenly spaced over the run) the floor's quantile is taken on.
+    :param absorbing_terminals: the graph planner makes the node nearest each observation where an episode
+        terminated (not a time limit) absorbing and worth nothing, as the tabular planner treats such a
+        state; ``False`` plans as if every episode went on.
     :param tensorboard_log: folder for TensorBoard runs.
     :param seed: seed of every random choice.
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
@@ -144,7 +147,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         "encoder_steps", "encoder_every", "augment_noise", "ensemble_size", "hidden_size", "n_hidden_layers",
         "model_learning_rate", "model_batch_size", "model_steps", "fresh_model_steps", "model_every",
         "bootstrap", "decay", "warmup_steps", "planner", "planning_horizon", "search_depth",
-        "max_nodes", "node_spacing", "reward_floor", "floor_sample", "log_interval",
+        "max_nodes", "node_spacing", "reward_floor", "floor_sample", "absorbing_terminals", "log_interval",
     )  # fmt: skip
 
     def __init__(
@@ -178,6 +181,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         node_spacing: float = 0.1,
         reward_floor: float | None = 0.9,
         floor_sample: int = 2048,
+        absorbing_terminals: bool = True,
         tensorboard_log: str | None = None,
         seed: int | None = None,
         device: torch.device | str = "auto",
@@ -205,6 +209,8 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             raise ValueError(f"augment_noise must be >= 0, got {augment_noise!r}")
         if reward_floor is not None and not 0.0 <= reward_floor <= 1.0:
             raise ValueError(f"reward_floor must be a quantile in [0, 1] or None, got {reward_floor!r}")
+        if not isinstance(absorbing_terminals, bool):
+            raise TypeError(f"absorbing_terminals must be a bool, got {absorbing_terminals!r}")
         super().__init__(
             policy=None,  # type: ignore[arg-type]  # the plan is solved again after every refit
             env=env,
@@ -249,6 +255,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         self._observations = np.zeros((0, *shape), dtype=self.OBSERVATION_DTYPE)  # (capacity, C, H, W)
         self._next_observations = np.zeros((0, *shape), dtype=self.OBSERVATION_DTYPE)
         self._actions = np.zeros(0, dtype=np.int64)  # (capacity,)
+        self._terminated = np.zeros(0, dtype=bool)  # (capacity,) whether the episode terminated on arrival
         self._weights = np.zeros((self.ensemble_size, 0), dtype=np.float32)  # (E, capacity)
         self.n_real = 0
         self._features = torch.zeros(0, self.features_dim, device=self.device)  # (capacity, f) of the observations
@@ -275,7 +282,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         return [], []
 
     # ------------------------------------------------------------------ data
-    def _store(self, observation: np.ndarray, action: int, next_observation: np.ndarray) -> None:
+    def _store(self, observation: np.ndarray, action: int, next_observation: np.ndarray, terminated: bool) -> None:
         n = self.n_real
         if n == len(self._actions):  # full: double the capacity (a step costs O(1), not O(steps so far))
             grow = max(1024, n)
@@ -283,6 +290,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             self._observations = np.concatenate([self._observations, room])
             self._next_observations = np.concatenate([self._next_observations, room])
             self._actions = np.concatenate([self._actions, np.zeros(grow, dtype=np.int64)])
+            self._terminated = np.concatenate([self._terminated, np.zeros(grow, dtype=bool)])
             self._weights = np.concatenate([self._weights, np.zeros((self.ensemble_size, grow), np.float32)], 1)
             room = torch.zeros(grow, self.features_dim, device=self.device)
             self._features = torch.cat([self._features, room])
@@ -290,6 +298,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         # the episode goes on from the last stored outcome: its features are this observation's
         continues = n > 0 and np.array_equal(observation, self._next_observations[n - 1])
         self._observations[n], self._actions[n], self._next_observations[n] = observation, action, next_observation
+        self._terminated[n] = terminated
         self._weights[:, n] = bootstrap_weights(1, self.ensemble_size, self.bootstrap, self.rng)[:, 0]
         self.n_real = n + 1
         if self.has_model:  # the encoder exists: keep the features, the nodes and the model's statistics up to date
@@ -301,8 +310,8 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             self._features[n], self._next_features[n] = z[0], z_next[0]
             self.model.update_normalizers(z, self._one_hot(torch.tensor([action], device=self.device)), z_next)
 
-    # the real transitions so far: (N, C, H, W) pictures, (N,) actions, (N, C, H, W) next pictures and each
-    # member's bootstrap weight of each, (E, N)
+    # the real transitions so far: (N, C, H, W) pictures, (N,) actions, (N, C, H, W) next pictures, (N,)
+    # whether each ended its episode by a termination, and each member's bootstrap weight of each, (E, N)
     @property
     def observations(self) -> np.ndarray:
         return self._observations[: self.n_real]
@@ -314,6 +323,10 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     @property
     def next_observations(self) -> np.ndarray:
         return self._next_observations[: self.n_real]
+
+    @property
+    def terminated(self) -> np.ndarray:
+        return self._terminated[: self.n_real]
 
     @property
     def weights(self) -> np.ndarray:
@@ -366,7 +379,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         rows = torch.as_tensor(np.flatnonzero(ended), device=self.device)
         self._next_features[rows] = self._encode(self._next_observations[:n][ended])
         self._observations, self._next_observations = self._observations[:n], self._next_observations[:n]
-        self._actions, self._weights = self._actions[:n], self._weights[:, :n]
+        self._actions, self._weights, self._terminated = self._actions[:n], self._weights[:, :n], self._terminated[:n]
 
     # ------------------------------------------------------------------ the graph's nodes
     def _move_length(self) -> float:
@@ -458,8 +471,18 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         if self.planner == "graph":
             self.planned_nodes = self.nodes
             self.node_values, self.node_values_after_loops = graph_values(
-                self.step_values, self.planned_nodes, self._horizon(), self.floor
+                self.step_values, self.planned_nodes, self._horizon(), self.floor, self._terminal_nodes()
             )  # (H, n) each
+
+    def _terminal_nodes(self) -> torch.Tensor | None:
+        """(n,) bool over the planned nodes: nearest an outcome where an episode terminated (``None`` when
+        ``absorbing_terminals`` is off or no episode terminated)."""
+        ends = torch.as_tensor(self.terminated, device=self.device)  # (N,)
+        if not self.absorbing_terminals or not bool(ends.any()):
+            return None
+        terminal = torch.zeros(len(self.planned_nodes), dtype=torch.bool, device=self.device)  # (n,)
+        terminal[nearest_nodes(self.next_features[ends], self.planned_nodes)] = True
+        return terminal
 
     @torch.no_grad()
     def action_values(self, pictures: np.ndarray) -> np.ndarray:
@@ -525,7 +548,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
             "has_model": self.has_model,
             "data": {
                 name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
-                for name in ("observations", "actions", "next_observations", "weights")
+                for name in ("observations", "actions", "next_observations", "weights", "terminated")
             },  # fmt: skip
             # the features as the run computed them (one picture at a time between refreshes): encoding
             # them again in one batch differs in the last bits, enough to change a later tie
@@ -557,6 +580,8 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         model._observations, model._actions = data["observations"].copy(), data["actions"].copy()
         model._next_observations, model._weights = data["next_observations"].copy(), data["weights"].copy()
         model.n_real = len(model._actions)
+        # older checkpoints: no episode known to have terminated
+        model._terminated = data["terminated"].copy() if "terminated" in data else np.zeros(model.n_real, dtype=bool)
         restore_progress_counters(model, checkpoint["counters"])
         clock = checkpoint.get("clock", {})  # absent from older checkpoints: a run loaded at an episode's end
         model.episode_step, model.longest_episode = clock.get("episode_step", 0), clock.get("longest_episode", 0)

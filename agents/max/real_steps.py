@@ -31,7 +31,9 @@ class RealStepLoop:
         """The env's action batch for (1, ...) observations, and the action as the planner stores it."""
         raise NotImplementedError
 
-    def _store(self, observation: np.ndarray, action: Any, next_observation: np.ndarray) -> None:
+    def _store(self, observation: np.ndarray, action: Any, next_observation: np.ndarray, terminated: bool) -> None:
+        """Keep one real transition; ``terminated``: the episode ended on arriving at ``next_observation``
+        (a termination of the world, not a time limit)."""
         raise NotImplementedError
 
     def _after_step(self, new_observations: np.ndarray) -> None:
@@ -74,7 +76,8 @@ class RealStepLoop:
             done = bool(dones[0])
             next_obs = infos[0]["terminal_observation"] if done else new_obs[0]
             self._update_info_buffer(infos, dones)
-            self._store(obs[0], action, self._observation_batch(next_obs)[0])
+            terminated = done and not infos[0].get("TimeLimit.truncated", False)
+            self._store(obs[0], action, self._observation_batch(next_obs)[0], terminated)
             self._last_obs = new_obs
             self._after_step(new_obs)
             if done:

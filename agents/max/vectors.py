@@ -74,6 +74,8 @@ class VectorMAX(PixelMAX):
     :param reward_floor: quantile of the utilities of real transitions subtracted from every utility
         (floored at 0) before planning; ``None`` plans on the utility as is.
     :param floor_sample: most stored transitions the floor's quantile is taken on.
+    :param absorbing_terminals: the graph planner makes the node nearest each state where an episode
+        terminated (the lander down, the pole fallen; not a time limit) absorbing and worth nothing.
     :param tensorboard_log: folder for TensorBoard runs.
     :param seed: seed of every random choice.
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
@@ -86,7 +88,7 @@ class VectorMAX(PixelMAX):
         "ensemble_size", "hidden_size", "n_hidden_layers", "model_learning_rate", "model_batch_size",
         "model_steps", "fresh_model_steps", "model_every", "bootstrap", "decay", "warmup_steps", "planner",
         "planning_horizon", "search_depth", "max_nodes", "node_spacing", "reward_floor", "floor_sample",
-        "log_interval",
+        "absorbing_terminals", "log_interval",
     )  # fmt: skip
 
     def __init__(
@@ -111,6 +113,7 @@ class VectorMAX(PixelMAX):
         node_spacing: float = 0.1,
         reward_floor: float | None = 0.9,
         floor_sample: int = 2048,
+        absorbing_terminals: bool = True,
         tensorboard_log: str | None = None,
         seed: int | None = None,
         device: torch.device | str = "auto",
@@ -126,7 +129,7 @@ class VectorMAX(PixelMAX):
             fresh_model_steps=fresh_model_steps, model_every=model_every, bootstrap=bootstrap, decay=decay,
             warmup_steps=warmup_steps, planner=planner, planning_horizon=planning_horizon,
             search_depth=search_depth, max_nodes=max_nodes, node_spacing=node_spacing, reward_floor=reward_floor,
-            floor_sample=floor_sample,
+            floor_sample=floor_sample, absorbing_terminals=absorbing_terminals,
             tensorboard_log=tensorboard_log, seed=seed, device=device, verbose=verbose, log_interval=log_interval,
         )  # fmt: skip
 

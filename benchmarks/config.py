@@ -118,7 +118,7 @@ class BenchmarkConfig:
     max_kwargs: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "MAX-from-pixels hyper-parameters of the pixels suite as key=value (an ablation: "
+            "help": "MAX's hyper-parameters in the pixels and vectors suites as key=value (an ablation: "
             "give it its own --out, its runs are keyed by them)"
         },
     )

@@ -27,6 +27,7 @@ def test_parse_kwargs():
         "encoding": "onehot",
         "randomize_actions": False,
     }
+    assert parse_kwargs(["a=true", "b=FALSE", "c=truly"]) == {"a": True, "b": False, "c": "truly"}
     with pytest.raises(ValueError, match="key=value"):
         parse_kwargs(["length"])
 

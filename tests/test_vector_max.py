@@ -77,7 +77,7 @@ def test_vectors_suite_quick_end_to_end(tmp_path):
 
     lines: list[str] = []
     cfg = BenchmarkConfig(suite="vectors", out=str(tmp_path), quick=True, workers=1, tensorboard=False,
-                          vector_methods=["max", "random"])  # fmt: skip
+                          vector_methods=["max", "random"], max_kwargs=["absorbing_terminals=false"])  # fmt: skip
     runs = vectors(cfg, emit=lines.append)
     assert {(r["method"], r["seed"], r["env"]) for r in runs} == {("max", 100, "CartPole-v1"),
                                                                  ("random", 100, "CartPole-v1")}  # fmt: skip
@@ -85,6 +85,8 @@ def test_vectors_suite_quick_end_to_end(tmp_path):
         assert run["checkpoints"][-1] == 300 and run["cells"] == sorted(run["cells"])  # cells only accumulate
         assert 0 < run["cells"][-1] <= run["n_cells"] == 1296
     assert run["hyperparameters"]["agent"] == "agents.max.vectors.VectorMAX"
+    absorbing = {r["method"]: r["hyperparameters"]["absorbing_terminals"] for r in runs}
+    assert absorbing == {"max": False, "random": True}  # --max-kwargs reach MAX only
     assert any(line.startswith("| CartPole-v1 (1296 cells) | MAX |") for line in "\n".join(lines).splitlines())
     assert (tmp_path / "vectors-coverage-quick.png").stat().st_size > 1000
 

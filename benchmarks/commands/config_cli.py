@@ -61,7 +61,8 @@ def parse_config(cls: type[T], description: str, argv: list[str] | None = None) 
 def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
     """``["length=20", "encoding=onehot"]`` -> ``{"length": 20, "encoding": "onehot"}``.
 
-    Values are read as Python literals where they parse as one, else kept as strings.
+    Values are read as Python literals where they parse as one (``true`` and ``false`` in any case as
+    bools, as the config flags read them), else kept as strings.
     """
     import ast
 
@@ -70,6 +71,9 @@ def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise ValueError(f"expected key=value, got {pair!r}")
         key, value = pair.split("=", 1)
+        if value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+            continue
         try:
             out[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

@@ -8,10 +8,29 @@ The studies in ``scripts/`` (cyclegan, norm_study, ...) are modules of no packag
 them from that folder.
 """
 
+import gzip
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import torch
 
 torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+
+@pytest.fixture
+def kept_records() -> Callable[..., list[dict]]:
+    """A loader of the benchmark records kept in docs/records/: ``kept_records(*names)`` gives the records
+    of those gzipped JSON-lines files, in order (the README-vs-records tests)."""
+
+    def load(*names: str) -> list[dict]:
+        runs = []
+        for name in names:
+            with gzip.open(Path(__file__).resolve().parents[1] / "docs" / "records" / name, "rt") as lines:
+                runs += [json.loads(line) for line in lines]
+        return runs
+
+    return load

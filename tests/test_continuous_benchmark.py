@@ -219,27 +219,14 @@ def test_each_twin_q_method_is_its_base_method_on_the_twin_q_sac():
         assert METHODS[twin] == {**METHODS[twin.removesuffix("-twin-q")], "sac_variant": "twin_q"}
 
 
-def kept_records(*names):
-    """The records kept in docs/records/ under ``names`` (gzipped JSON lines), in order."""
-    import gzip
-    import json
-
-    runs = []
-    for name in names:
-        with gzip.open(ROOT / "docs" / "records" / name, "rt") as lines:
-            runs += [json.loads(line) for line in lines]
-    return runs
+KNOB_RECORDS = "continuous-knob-runs-9ae7848.jsonl.gz"
 
 
-def knob_records():
-    return kept_records("continuous-knob-runs-9ae7848.jsonl.gz")
-
-
-def test_the_readme_knob_figures_are_the_kept_records():
+def test_the_readme_knob_figures_are_the_kept_records(kept_records):
     from benchmarks.continuous_reports import ablation_table
     from benchmarks.suites.continuous import CONTINUOUS_KNOB
 
-    runs = knob_records()
+    runs = kept_records(KNOB_RECORDS)
     assert sorted({r["setting"] for r in runs}) == sorted(CONTINUOUS_KNOB) and len(runs) == 3 * len(CONTINUOUS_KNOB)
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in
             ablation_table(runs, reference="JDRX (twin-Q SAC)", versus_reference=True).splitlines()[2:]}  # fmt: skip
@@ -250,13 +237,13 @@ def test_the_readme_knob_figures_are_the_kept_records():
 
 
 @pytest.mark.slow
-def test_a_knob_point_and_jdrx_rerun_as_their_kept_records():
+def test_a_knob_point_and_jdrx_rerun_as_their_kept_records(kept_records):
     # ~6 minutes: the cheapest knob point and JDRX on seed 0 at today's code against the records (9ae7848)
     from benchmarks.config import BenchmarkConfig
     from benchmarks.suites.continuous import CONTINUOUS_KNOB, _setting_jobs
 
     torch.set_num_threads(1)
-    kept = {(r["setting"], r["seed"]): r["maze"]["cells"][-1] for r in knob_records()}
+    kept = {(r["setting"], r["seed"]): r["maze"]["cells"][-1] for r in kept_records(KNOB_RECORDS)}
     names = [name for name in CONTINUOUS_KNOB if "(imagined_episodes=6)" in name or name.startswith("JDRX")]
     for job_ in _setting_jobs(BenchmarkConfig(suite="continuous-knob"), {n: CONTINUOUS_KNOB[n] for n in names},
                               range(1), 4000):  # fmt: skip
@@ -264,7 +251,7 @@ def test_a_knob_point_and_jdrx_rerun_as_their_kept_records():
         assert abs(cells - kept[(job_["setting"], 0)]) <= 2, (job_["setting"], cells)
 
 
-def test_the_readme_tvax_figures_are_the_kept_ant_records():
+def test_the_readme_tvax_figures_are_the_kept_ant_records(kept_records):
     from benchmarks.continuous_reports import maze_table
 
     runs = kept_records(

@@ -120,3 +120,38 @@ def test_terminations_not_time_limits_make_absorbing_nodes_worth_nothing(tmp_pat
     loaded = MAX.load(tmp_path / "ends", env=gym.make("CartPole-v1", max_episode_steps=15))
     np.testing.assert_array_equal(loaded.terminated, model.terminated)
     torch.testing.assert_close(loaded.node_values, model.node_values)
+
+
+def test_the_readme_vector_figures_are_the_kept_records(kept_records):
+    from pathlib import Path
+
+    from benchmarks.vector_reports import vector_table
+
+    table = vector_table(kept_records("vectors-runs-c0c6b42.jsonl.gz"))
+    assert "| Acrobot-v1 (1296 cells) | MAX | 5 | 3000 | 102.7 [96.0, 111.0] | — | 101 (95 to 115) |" in table
+    assert (
+        "| Acrobot-v1 (1296 cells) | random | 5 | 3000 | 70.3 [66.0, 83.0] | 1.00 [1.00, 1.00] | 70 (64 to 89) |"
+        in table
+    )
+    assert "| LunarLander-v3 (4096 cells) | MAX | 5 | 3000 | 177.3 [168.3, 184.0] | — | 177 (164 to 185) |" in table
+    assert ("| LunarLander-v3 (4096 cells) | random | 5 | 3000 | 162.0 [158.0, 175.3] | 0.84 [0.52, 1.00] "
+            "| 160 (158 to 179) |") in table  # fmt: skip
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert (
+        "1.44x random actions' on Acrobot (101 against 70 cells) but **only 1.11x on LunarLander** (177 against"
+        in readme
+    )
+    assert "160; P(MAX visits more) 0.84 [0.52, 1.00])" in readme
+
+
+@pytest.mark.slow
+def test_a_scored_lunarlander_run_repeats_its_kept_record(kept_records):
+    # ~2 minutes: MAX on LunarLander, scored seed 100, at today's code against the table's record (c0c6b42)
+    from benchmarks.vector_runs import explore_vectors_once
+
+    torch.set_num_threads(1)
+    (kept,) = [r for r in kept_records("vectors-runs-c0c6b42.jsonl.gz")
+               if (r["method"], r["env"], r["seed"]) == ("max", "LunarLander-v3", 100)]  # fmt: skip
+    job = {key: kept[key] for key in ("method", "env", "seed", "steps", "every", "threads", "device", "overrides")}
+    cells = explore_vectors_once({**job, "tensorboard": None})["cells"][-1]
+    assert abs(cells - kept["cells"][-1]) <= 5, (cells, kept["cells"][-1])

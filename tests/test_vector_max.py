@@ -142,6 +142,21 @@ def test_the_readme_vector_figures_are_the_kept_records(kept_records):
         in readme
     )
     assert "160; P(MAX visits more) 0.84 [0.52, 1.00])" in readme
+    assert "`absorbing_terminals=False`, MAX visits a median of 197 cells (1.23x), more on all 5 seeds" in readme
+
+
+def test_the_absorbing_terminals_ablation_is_its_kept_records(kept_records):
+    def cells(name, absorbing, env="LunarLander-v3"):
+        runs = [r for r in kept_records(name) if r["method"] == "max" and r["env"] == env]
+        return {r["seed"]: r["cells"][-1] for r in runs if r["hyperparameters"]["absorbing_terminals"] == absorbing}
+
+    tuning = "vectors-terminals-tuning-runs-463470d.jsonl.gz"
+    assert cells(tuning, False) == {0: 197, 1: 162, 2: 173} and cells(tuning, True) == {0: 203, 1: 168, 2: 204}
+    scored_off = cells("vectors-terminals-off-scored-runs-463470d.jsonl.gz", False)
+    scored_on = cells("vectors-runs-c0c6b42.jsonl.gz", True)
+    assert scored_off == {100: 169, 101: 194, 102: 211, 103: 199, 104: 197}
+    assert all(scored_on[seed] < scored_off[seed] for seed in scored_off)  # fewer on every scored seed
+    assert sorted(scored_off.values())[2] == 197 and sorted(scored_on.values())[2] == 177  # the medians
 
 
 @pytest.mark.slow

@@ -13,6 +13,8 @@ continuous worlds. The exploration MDP is solved again after every refit and the
 ``planner="graph"`` (default) by value iteration, over the steps left in the episode, on a graph whose
 nodes are a greedy cover of the real observations' features (kept up to date at every step, so a place
 seen once stays a node), or ``planner="search"`` by exhaustive search over short action sequences.
+The graph planner treats the node nearest an observation where an episode terminated (not a time limit)
+as absorbing and worth nothing (``absorbing_terminals``), as the tabular planner treats such a state.
 
 A step costs the same however long the run: each picture is encoded once, the stored features live in
 buffers that double when full, the reward floor is a quantile over at most ``floor_sample`` stored

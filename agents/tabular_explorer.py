@@ -33,6 +33,12 @@ from agents.devices import check_device
 from envs.reachable import reachable_pairs
 
 
+def ended_by_termination(done: bool, info: dict[str, Any]) -> bool:
+    """Whether a vectorised env's step that is ``done`` ended its episode by a termination of the world,
+    not a time limit (which Stable-Baselines3 marks ``info["TimeLimit.truncated"]``)."""
+    return done and not info.get("TimeLimit.truncated", False)
+
+
 def episode_limit(env: GymEnv) -> int | None:
     """The env's episode length if it states one: a ``horizon`` attribute or ``spec.max_episode_steps``."""
     for attr in ("horizon", "spec"):
@@ -235,7 +241,7 @@ class TabularExplorer(ProgressBarMixin, BaseAlgorithm):
             self._update_info_buffer(infos, dones)
             self._last_obs = new_obs
             self.visits[state, action] += 1
-            if done and not infos[0].get("TimeLimit.truncated", False):
+            if ended_by_termination(done, infos[0]):
                 self.terminal[next_state] = True
             if done:
                 self.longest_episode = max(self.longest_episode, self.episode_step + 1)

@@ -1,5 +1,7 @@
 """MAX on vector states with discrete actions (VectorMAX), and coverage of a grid over state variables."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -123,8 +125,6 @@ def test_terminations_not_time_limits_make_absorbing_nodes_worth_nothing(tmp_pat
 
 
 def test_the_readme_vector_figures_are_the_kept_records(kept_records):
-    from pathlib import Path
-
     from benchmarks.vector_reports import vector_table
 
     table = vector_table(kept_records("vectors-runs-c0c6b42.jsonl.gz"))

@@ -94,12 +94,14 @@ def value_iteration(
     loops = self_loops(successors)  # (N, A)
     V = torch.zeros(steps + 1, rewards.shape[0], dtype=rewards.dtype, device=rewards.device)  # (H+1, N)
     W = torch.zeros_like(V)  # (H+1, N)
-    alive = torch.ones(rewards.shape[0], dtype=torch.bool, device=rewards.device) if terminal is None else ~terminal
     for h in range(1, steps + 1):
         leave = torch.where(loops, -torch.inf, rewards + V[h - 1][successors]).amax(-1)  # (N,) M_h
         stay = torch.where(loops, rewards + W[h - 1][:, None], -torch.inf).amax(-1)  # (N,)
-        V[h] = torch.where(alive, torch.maximum(leave, stay), 0.0)  # (N,)
-        W[h] = torch.where(alive, torch.maximum(W[h - 1], leave), 0.0)  # (N,)
+        V[h] = torch.maximum(leave, stay)
+        W[h] = torch.maximum(W[h - 1], leave)
+        if terminal is not None:  # absorbing, worth nothing
+            V[h].masked_fill_(terminal, 0.0)
+            W[h].masked_fill_(terminal, 0.0)
     return V, W
 
 

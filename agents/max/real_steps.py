@@ -14,6 +14,7 @@ import numpy as np
 from stable_baselines3.common.type_aliases import MaybeCallback
 
 from agents.callbacks import VISIT_COVERAGES, dump_episode_logs
+from agents.tabular_explorer import ended_by_termination
 
 
 class RealStepLoop:
@@ -76,8 +77,7 @@ class RealStepLoop:
             done = bool(dones[0])
             next_obs = infos[0]["terminal_observation"] if done else new_obs[0]
             self._update_info_buffer(infos, dones)
-            terminated = done and not infos[0].get("TimeLimit.truncated", False)
-            self._store(obs[0], action, self._observation_batch(next_obs)[0], terminated)
+            self._store(obs[0], action, self._observation_batch(next_obs)[0], ended_by_termination(done, infos[0]))
             self._last_obs = new_obs
             self._after_step(new_obs)
             if done:

@@ -266,19 +266,27 @@ def test_the_readme_tvax_figures_are_the_kept_ant_records(kept_records):
 def test_the_readme_half_cheetah_figures_are_the_kept_records(kept_records):
     from benchmarks.continuous_reports import downstream_table, judge_noise_table
 
-    runs = kept_records("continuous-half-cheetah-runs-d42e7d5.jsonl.gz")
+    runs = kept_records(
+        "continuous-half-cheetah-runs-d42e7d5.jsonl.gz", "continuous-half-cheetah-perx-runs-d42e7d5.jsonl.gz"
+    )
     assert sorted((r["method"], r["seed"]) for r in runs) == [
-        (m, s) for m in ("max", "random") for s in range(100, 105)
+        (m, s) for m in ("max", "perx", "random") for s in range(100, 105)
     ]
+    assert {r["provenance"]["code"]["commit"][:7] for r in runs} == {"d42e7d5"}  # one code version
     table = downstream_table(runs)
-    random_row = next(line for line in table.splitlines() if line.startswith("| random |")).split(" | ")
-    assert (random_row[5], random_row[7], random_row[9], random_row[11]) == (
-        "0.32 [0.00, 0.72]", "5.2", "0.64 [0.20, 1.00]", "12.4")  # fmt: skip
+
+    def row(method: str) -> tuple[str, ...]:
+        cells = next(line for line in table.splitlines() if line.startswith(f"| {method} |")).split(" | ")
+        return cells[5], cells[7], cells[9], cells[11]  # P(MAX higher), judge sd: running, then flipping
+
+    assert row("random") == ("0.32 [0.00, 0.72]", "5.2", "0.64 [0.20, 1.00]", "12.4")
+    assert row("PERX") == ("0.12 [0.00, 0.40]", "5.6", "0.72 [0.32, 1.00]", "10.0")
     noise = judge_noise_table(runs)
     assert "| MAX | running | 5 | 5x3 | -1.3 (-3.3 to -0.9) | 1.1 |" in noise
     assert "| MAX | flipping | 5 | 5x3 | 8.2 (-1.1 to 18.2) | 17.7 |" in noise
-    assert "(sd 0.9 between methods)" in noise and "(sd 3.1 between methods)" in noise
+    assert "(sd 2.0 between methods)" in noise and "(sd 2.3 between methods)" in noise
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "P(MAX > random) is 0.32 [0.00, 0.72] for running and 0.64 [0.20, 1.00] for flipping" in readme
-    assert "is 1.1 (MAX) and 5.2 (random) on running, 17.7 and 12.4 on flipping, against standard" in readme
-    assert "deviations of 0.9 and 3.1 between the methods' mean scores" in readme
+    assert "(P(MAX > PERX) 0.12 [0.00, 0.40]; flipping 0.72 [0.32, 1.00])" in readme
+    assert "is 1.1 (MAX), 5.6 (PERX) and 5.2 (random) on running, 17.7, 10.0 and 12.4 on flipping" in readme
+    assert "against standard deviations of 2.0 and 2.3 between the three methods' mean scores" in readme

@@ -137,8 +137,23 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+def processor() -> dict[str, str]:
+    """The CPU: its model name (``/proc/cpuinfo``, else :func:`platform.processor`) and the vector instructions
+    torch's CPU kernels use (``AVX2``, ``AVX512``, ...). The same seeded run can differ between CPUs: floating
+    point sums are taken in another order (docs/BENCHMARKS.md, "How a table is made")."""
+    import torch
+
+    name = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        lines = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        name = lines[0].split(":", 1)[1].strip() if lines else name
+    return {"model": name or "unknown", "torch_capability": torch.backends.cpu.get_cpu_capability()}
+
+
 def provenance(job: dict[str, Any]) -> dict[str, Any]:
-    """What ran ``job``, read in the process that ran it: code, libraries, device, torch threads, machine."""
+    """What ran ``job``, read in the process that ran it: code, libraries, device, torch threads, machine
+    and its CPU (:func:`processor`)."""
     import torch
 
     return {
@@ -147,6 +162,7 @@ def provenance(job: dict[str, Any]) -> dict[str, Any]:
         "device": str(job.get("device", "cpu")),
         "threads": torch.get_num_threads(),
         "machine": platform.platform(),
+        "cpu": processor(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -8,7 +8,8 @@ The file format (JSON lines, one finished run per line, appended as each run fin
 - the results the run function returns (``episodes_to_full``, ``coverage_per_episode``, ``seconds``, ...);
 - ``provenance``: ``code`` (package version, ``source`` hash of the suite's sources, git ``commit`` and
   ``dirty``), ``libraries`` (Python, torch, gymnasium, stable-baselines3, mujoco, numpy versions),
-  ``device``, ``threads`` (torch threads in the run's process), ``machine`` and ``finished`` (local time);
+  ``device``, ``threads`` (torch threads in the run's process), ``machine``, ``cpu`` (model name and
+  torch's CPU capability, records since 2026-12-07) and ``finished`` (local time);
 - ``key``: the job as canonical JSON without its logging folder (:func:`~benchmarks.runs.job_key`); a
   job whose key is stored is not run again.
 """

@@ -1,6 +1,7 @@
 """The benchmark's bookkeeping: coverage curves, censoring, tables, plots, on tiny runs."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -9,6 +10,8 @@ from benchmarks.config import BenchmarkConfig
 from benchmarks.reports import coverage_after, coverage_curve, markdown_table, summary_rows
 from benchmarks.runs import explore_once
 from benchmarks.suites.chain import chain
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_run(algo, length, seed, curve, full, budget=10):
@@ -100,3 +103,23 @@ def test_worlds_suite_runs_the_named_worlds_only(tmp_path, capsys):
     ]  # fmt: skip
     assert [r["seed"] for r in runs] == [100] * 4  # scored seeds only
     assert "| CliffWalking | 148 | perfect memory |" in capsys.readouterr().out
+
+
+def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, capsys, kept_records):
+    """The worlds command over its kept store finds every run done and prints the README's figures."""
+    from benchmarks.suites.worlds import worlds
+
+    kept = [r for r in kept_records("worlds-runs-562ceb1.jsonl.gz") if r["world"].startswith("FrozenLake")]
+    (tmp_path / "worlds-runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    cfg = BenchmarkConfig(suite="worlds", out=str(tmp_path), workers=1, seeds=3, device="cpu",
+                          agents=["max", "perfect"], counted_worlds=["frozenlake-4x4", "frozenlake-8x8"],
+                          tensorboard=False)  # fmt: skip
+    runs = worlds(cfg, emit=print)
+    assert len(runs) == 12 and len((tmp_path / "worlds-runs.jsonl").read_text().splitlines()) == len(kept)
+    out = capsys.readouterr().out
+    assert "| FrozenLake 8x8 slippery | 212 | MAX | 620.7 [462.0, 900.0] | — | 500 (462 to 900) |" in out
+    assert "| FrozenLake 8x8 slippery | 212 | perfect memory | 702.0 [471.0, 1094.0] | 0.67 [0.11, 1.00] |" in out
+    assert "| FrozenLake 4x4 slippery | 29 | 34 | 0.85 | yes |" in out
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "slippery FrozenLake 8x8 500 against 541 (IQM 621 [462, 900] against 702 [471, 1,094]; MAX" in readme
+    assert "needs fewer with probability 0.67 [0.11, 1.00]" in readme and "FrozenLake 4x4 29 against 34" in readme

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from agents import registry
 from agents.bootstrapped_dqn import BootstrappedDQN
@@ -39,6 +40,7 @@ def test_a_record_carries_its_code_libraries_and_threads():
     assert made["code"]["source"] == source_hash() and re.fullmatch(r"[0-9a-f]{12}", made["code"]["source"])
     assert made["code"]["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", made["code"]["commit"])
     assert made["libraries"]["torch"] and made["libraries"]["gymnasium"] and made["threads"] == 1
+    assert made["cpu"]["model"] != "" and made["cpu"]["torch_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["hyperparameters"]["agent"] == "agents.reference_explorers.PerfectMemoryExplorer"
 
 

@@ -81,7 +81,8 @@ def test_baselines_headline_coverage_after_60_episodes(algo):
 
 
 def world_job(env_id: str, env_kwargs: dict, seed: int, budget: int) -> dict:
-    """The worlds suite's MAX job (scripts/benchmark.py worlds): seeded, so it repeats exactly."""
+    """The worlds suite's MAX job (scripts/benchmark.py worlds): seeded, so it repeats exactly on one machine
+    (not always on another CPU: docs/BENCHMARKS.md, "How a table is made")."""
     return {"algo": "max", "length": 0, "seed": seed, "max_episodes": budget, "device": "cpu", "threads": 1,
             "overrides": {}, "tensorboard": None, "env": env_id, "env_kwargs": env_kwargs, "world": env_id}  # fmt: skip
 
@@ -102,7 +103,7 @@ WORLDS_SCORED_SEEDS = range(100, 103)  # the worlds suite's scored seeds (benchm
 def test_max_on_slippery_frozen_lake_8x8_before_the_perfect_memory_explorer():
     """README and docs/BENCHMARKS.md ("Every agent on FrozenLake..."): on scored seeds 100-102 MAX needed
     500, 462 and 900 episodes (median 500), the perfect-memory explorer 471, 1,094 and 541 (median 541).
-    Seeded, so the runs repeat exactly; about an hour on one core."""
+    Seeded (exact repeats on one machine only); about an hour on one core."""
     from benchmarks.runs import explore_once
 
     def median_episodes(algo: str) -> float:

@@ -123,3 +123,17 @@ def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, ca
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "slippery FrozenLake 8x8 500 against 541 (IQM 621 [462, 900] against 702 [471, 1,094]; MAX" in readme
     assert "needs fewer with probability 0.67 [0.11, 1.00]" in readme and "FrozenLake 4x4 29 against 34" in readme
+
+
+def test_the_readme_taxi_figures_are_the_kept_max_records(kept_records):
+    runs = kept_records("worlds-taxi-max-runs-52c5cd6.jsonl.gz")
+    perfect = {r["seed"]: r["episodes_to_full"] for r in kept_records("worlds-taxi-runs-562ceb1.jsonl.gz")
+               if r["algo"] == "perfect"}  # fmt: skip
+    assert {(r["algo"], r["world"], r["seed"], r["episodes_to_full"]) for r in runs} == {
+        ("max", "Taxi", 100, 31), ("max", "Taxi", 101, 24)
+    }  # fmt: skip
+    assert {r["provenance"]["code"]["commit"][:7] for r in runs} == {"52c5cd6"}
+    assert perfect == {100: 24, 101: 28, 102: 24}
+    assert max(r["episodes_to_full"] for r in runs) <= 1.5 * np.median(list(perfect.values()))  # any third seed
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "(seeds 100 and 101: 31 and 24 episodes, where the perfect-memory explorer needed 24 and 28;" in readme

@@ -137,10 +137,11 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+@functools.cache
 def processor() -> dict[str, str]:
     """The CPU: its model name (``/proc/cpuinfo``, else :func:`platform.processor`) and the vector instructions
-    torch's CPU kernels use (``AVX2``, ``AVX512``, ...). The same seeded run can differ between CPUs: floating
-    point sums are taken in another order (docs/BENCHMARKS.md, "How a table is made")."""
+    torch's CPU kernels use (``AVX2``, ``AVX512``, ...). The same seeded run has differed between machines
+    with the same code and libraries, for a reason not found (docs/BENCHMARKS.md, "How a table is made")."""
     import torch
 
     name = platform.processor()
@@ -162,7 +163,7 @@ def provenance(job: dict[str, Any]) -> dict[str, Any]:
         "device": str(job.get("device", "cpu")),
         "threads": torch.get_num_threads(),
         "machine": platform.platform(),
-        "cpu": processor(),
+        "cpu": dict(processor()),  # a copy: the cached reading stays as read
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

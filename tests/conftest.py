@@ -34,3 +34,10 @@ def kept_records() -> Callable[..., list[dict]]:
         return runs
 
     return load
+
+
+@pytest.fixture
+def readme() -> str:
+    """The README with its whitespace collapsed to single spaces, so that a quoted phrase matches across line
+    breaks (the README-vs-records tests)."""
+    return " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())

@@ -1,7 +1,6 @@
 """The benchmark's bookkeeping: coverage curves, censoring, tables, plots, on tiny runs."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -10,8 +9,6 @@ from benchmarks.config import BenchmarkConfig
 from benchmarks.reports import coverage_after, coverage_curve, markdown_table, summary_rows
 from benchmarks.runs import explore_once
 from benchmarks.suites.chain import chain
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_run(algo, length, seed, curve, full, budget=10):
@@ -105,7 +102,7 @@ def test_worlds_suite_runs_the_named_worlds_only(tmp_path, capsys):
     assert "| CliffWalking | 148 | perfect memory |" in capsys.readouterr().out
 
 
-def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, capsys, kept_records):
+def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, capsys, kept_records, readme):
     """The worlds command over its kept store finds every run done and prints the README's figures."""
     from benchmarks.suites.worlds import worlds
 
@@ -120,12 +117,11 @@ def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, ca
     assert "| FrozenLake 8x8 slippery | 212 | MAX | 620.7 [462.0, 900.0] | — | 500 (462 to 900) |" in out
     assert "| FrozenLake 8x8 slippery | 212 | perfect memory | 702.0 [471.0, 1094.0] | 0.67 [0.11, 1.00] |" in out
     assert "| FrozenLake 4x4 slippery | 29 | 34 | 0.85 | yes |" in out
-    readme = " ".join((ROOT / "README.md").read_text().split())
     assert "slippery FrozenLake 8x8 500 against 541 (IQM 621 [462, 900] against 702 [471, 1,094]; MAX" in readme
     assert "needs fewer with probability 0.67 [0.11, 1.00]" in readme and "FrozenLake 4x4 29 against 34" in readme
 
 
-def test_the_readme_taxi_figures_are_the_kept_max_records(kept_records):
+def test_the_readme_taxi_figures_are_the_kept_max_records(kept_records, readme):
     runs = kept_records("worlds-taxi-max-runs-52c5cd6.jsonl.gz")
     perfect = {r["seed"]: r["episodes_to_full"] for r in kept_records("worlds-taxi-runs-562ceb1.jsonl.gz")
                if r["algo"] == "perfect"}  # fmt: skip
@@ -135,5 +131,4 @@ def test_the_readme_taxi_figures_are_the_kept_max_records(kept_records):
     assert {r["provenance"]["code"]["commit"][:7] for r in runs} == {"52c5cd6"}
     assert perfect == {100: 24, 101: 28, 102: 24}
     assert max(r["episodes_to_full"] for r in runs) <= 1.5 * np.median(list(perfect.values()))  # any third seed
-    readme = " ".join((ROOT / "README.md").read_text().split())
     assert "(seeds 100 and 101: 31 and 24 episodes, where the perfect-memory explorer needed 24 and 28;" in readme

@@ -251,7 +251,7 @@ def test_a_knob_point_and_jdrx_rerun_as_their_kept_records(kept_records):
         assert abs(cells - kept[(job_["setting"], 0)]) <= 2, (job_["setting"], cells)
 
 
-def test_the_readme_tvax_figures_are_the_kept_ant_records(kept_records):
+def test_the_readme_tvax_figures_are_the_kept_ant_records(kept_records, readme):
     from benchmarks.continuous_reports import maze_table
 
     runs = kept_records(
@@ -259,11 +259,10 @@ def test_the_readme_tvax_figures_are_the_kept_ant_records(kept_records):
     )
     table = maze_table([r for r in runs if "maze" in r])
     assert "| TVAX | 5 | 10000 | 58.7 [45.3, 74.7] | 0.40 [0.00, 0.80] |" in table
-    readme = " ".join((ROOT / "README.md").read_text().split())
     assert "an IQM of 59 cells on the same scored seeds, more than MAX on 3 of 5 (P(MAX visits more) 0.40" in readme
 
 
-def test_the_readme_half_cheetah_figures_are_the_kept_records(kept_records):
+def test_the_readme_half_cheetah_figures_are_the_kept_records(kept_records, readme):
     from benchmarks.continuous_reports import downstream_table, judge_noise_table
 
     runs = kept_records(
@@ -285,7 +284,6 @@ def test_the_readme_half_cheetah_figures_are_the_kept_records(kept_records):
     assert "| MAX | running | 5 | 5x3 | -1.3 (-3.3 to -0.9) | 1.1 |" in noise
     assert "| MAX | flipping | 5 | 5x3 | 8.2 (-1.1 to 18.2) | 17.7 |" in noise
     assert "(sd 2.0 between methods)" in noise and "(sd 2.3 between methods)" in noise
-    readme = " ".join((ROOT / "README.md").read_text().split())
     assert "P(MAX > random) is 0.32 [0.00, 0.72] for running and 0.64 [0.20, 1.00] for flipping" in readme
     assert "(P(MAX > PERX) 0.12 [0.00, 0.40]; flipping 0.72 [0.32, 1.00])" in readme
     assert "is 1.1 (MAX), 5.6 (PERX) and 5.2 (random) on running, 17.7, 10.0 and 12.4 on flipping" in readme

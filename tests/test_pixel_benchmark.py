@@ -149,7 +149,7 @@ def test_tuning_refuses_scored_layouts(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_the_readme_pixel_figures_are_the_kept_scored_records(kept_records):
+def test_the_readme_pixel_figures_are_the_kept_scored_records(kept_records, readme):
     runs = kept_records("pixels-runs-406c877.jsonl.gz")
     assert sorted((r["method"], r["seed"]) for r in runs) == [
         (m, s) for m in ("icm", "max", "max-index", "random", "rnd") for s in range(100, 103)
@@ -160,6 +160,5 @@ def test_the_readme_pixel_figures_are_the_kept_scored_records(kept_records):
     assert "| RND | 3 | 20.0 [18.0, 21.0] | 1.00 [1.00, 1.00] | 21 (18, 21, 21) |" in table
     assert "| ICM | 3 | 18.3 [12.0, 22.0] | 1.00 [1.00, 1.00] | 21 (12, 21, 22) |" in table
     assert "| random | 3 | 21.7 [14.0, 26.0] | 1.00 [1.00, 1.00] |" in table
-    readme = " ".join((ROOT / "README.md").read_text().split())
     assert "by episodes 13, 14 and 16; RND ends at an IQM of 20.0 [18.0, 21.0] cells and ICM at 18.3" in readme
     assert "[12.0, 22.0], random actions at 21.7 [14.0, 26.0]**; P(MAX visits more) is 1.00 [1.00, 1.00]" in readme

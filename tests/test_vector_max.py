@@ -1,7 +1,5 @@
 """MAX on vector states with discrete actions (VectorMAX), and coverage of a grid over state variables."""
 
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -124,7 +122,7 @@ def test_terminations_not_time_limits_make_absorbing_nodes_worth_nothing(tmp_pat
     torch.testing.assert_close(loaded.node_values, model.node_values)
 
 
-def test_the_readme_vector_figures_are_the_kept_records(kept_records):
+def test_the_readme_vector_figures_are_the_kept_records(kept_records, readme):
     from benchmarks.vector_reports import vector_table
 
     table = vector_table(kept_records("vectors-runs-c0c6b42.jsonl.gz"))
@@ -136,7 +134,6 @@ def test_the_readme_vector_figures_are_the_kept_records(kept_records):
     assert "| LunarLander-v3 (4096 cells) | MAX | 5 | 3000 | 177.3 [168.3, 184.0] | — | 177 (164 to 185) |" in table
     assert ("| LunarLander-v3 (4096 cells) | random | 5 | 3000 | 162.0 [158.0, 175.3] | 0.84 [0.52, 1.00] "
             "| 160 (158 to 179) |") in table  # fmt: skip
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert (
         "1.44x random actions' on Acrobot (101 against 70 cells) but **only 1.11x on LunarLander** (177 against"
         in readme

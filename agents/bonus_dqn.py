@@ -32,6 +32,8 @@ from agents.encoders import InverseDynamicsEncoder, encode_pictures, train_inver
 from agents.max.latent_planning import cover
 
 BONUSES = (*COUNT_METHODS, "features")
+EXACT = "donot_use_mm_for_euclid_dist"  # torch.cdist without the matrix-product shortcut: the same distance
+# for a picture whatever else is in its batch, so a picture at the radius gets the same key every time
 
 
 class FeatureCover:
@@ -39,8 +41,11 @@ class FeatureCover:
 
     After each :meth:`fit` the stored pictures' features are covered (:func:`~agents.max.latent_planning.cover`,
     the nodes of MAX from pixels' planner) at ``spacing`` times the median length of the real steps that
-    moved them; a picture's key is its nearest node. A picture farther than that from every node becomes a
-    node of its own (before the first fit, every distinct picture does: exact counts).
+    moved them. A picture's key is the first node, in the order the nodes were made, within that radius of
+    its features; a picture farther than that from every node becomes a node of its own (before the first
+    fit, every distinct picture does: exact counts). First rather than nearest, so that a node added later
+    never changes the key of a picture keyed before it: keying stored pictures again gives their stored keys
+    (with the nearest node, a later node nearer to them took them over and their counts split).
 
     :param observation_space: channel-first (C, H, W) pictures in [0, 255].
     :param n_actions: discrete actions the encoder's inverse head tells apart.
@@ -60,21 +65,23 @@ class FeatureCover:
         self.encoder = InverseDynamicsEncoder(observation_space, n_actions, features_dim=features_dim).to(device)
         self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=learning_rate)
         self.nodes = torch.zeros(0, features_dim, device=device)  # (n, f) the cover's nodes
-        self.radius = 0.0  # a picture within this of its nearest node shares the node's key
+        self.radius = 0.0  # a picture within this of a node may share its key
 
     @torch.no_grad()
     def keys(self, pictures: np.ndarray) -> np.ndarray:
-        """(B, C, H, W) pictures -> (B,) int64 keys: their nearest nodes, new nodes where none is near."""
+        """(B, C, H, W) pictures -> (B,) int64 keys: the first node within the radius of each, a new node
+        where none is."""
         features = encode_pictures(self.encoder, np.asarray(pictures), self.device)  # (B, f)
         keys = np.full(len(features), -1, dtype=np.int64)
         if len(self.nodes):
-            distance, nearest = torch.cdist(features, self.nodes).min(dim=1)  # (B,) each
-            near = (distance <= self.radius).cpu().numpy()  # (B,)
-            keys[near] = nearest.cpu().numpy()[near]
+            within = torch.cdist(features, self.nodes, compute_mode=EXACT) <= self.radius  # (B, n)
+            near = within.any(dim=1).cpu().numpy()  # (B,)
+            keys[near] = within.to(torch.uint8).argmax(dim=1).cpu().numpy()[near]  # argmax: the first True
+        first_new = len(self.nodes)
         for i in np.flatnonzero(keys < 0):  # in order: a new node may be near a later picture of the batch
-            distance = (self.nodes - features[i]).norm(dim=1)  # (n,)
-            if len(distance) and float(distance.min()) <= self.radius:
-                keys[i] = int(distance.argmin())
+            gaps = torch.cdist(features[i : i + 1], self.nodes[first_new:], compute_mode=EXACT)[0]  # (made here,)
+            if bool((gaps <= self.radius).any()):
+                keys[i] = first_new + int((gaps <= self.radius).to(torch.uint8).argmax())
             else:
                 keys[i] = len(self.nodes)
                 self.nodes = torch.cat([self.nodes, features[i : i + 1]])  # (n + 1, f)
@@ -86,9 +93,9 @@ class FeatureCover:
         features = encode_pictures(self.encoder, np.asarray(pictures), self.device)  # (B, f)
         keys = []
         for z in features:
-            gaps = [float((node - z).norm()) for node in self.nodes]
-            if gaps and min(gaps) <= self.radius:
-                keys.append(int(np.argmin(gaps)))
+            within = [j for j, node in enumerate(self.nodes) if float((node - z).norm()) <= self.radius]
+            if within:
+                keys.append(within[0])
             else:
                 keys.append(len(self.nodes))
                 self.nodes = torch.cat([self.nodes, z[None]])  # (n + 1, f)
@@ -233,6 +240,7 @@ class BonusDQN(DQN):
     def _setup_model(self) -> None:
         self.feature_cover: FeatureCover | None = None
         if self.bonus == "features":
+            self.set_random_seed(self.seed)  # the encoder's initial weights follow the seed (SB3 seeds later)
             space = self.observation_space
             if not (isinstance(space, spaces.Box) and len(space.shape) == 3):
                 raise TypeError(f"bonus='features' counts pictures: needs (C, H, W) observations, got {space}")

@@ -55,6 +55,8 @@ class CycleGANConfig:
     device: str = field(default="cpu", metadata={"help": "torch device"})
     quick: bool = field(default=False, metadata={"help": "1000 steps per variant"})
     workers: int = field(default=os.cpu_count() or 1, metadata={"help": "variants trained in parallel"})
+    threads: int | None = field(default=None, metadata={
+        "help": "torch threads per training (default: the cores shared out among the workers)"})  # fmt: skip
     logdir: str = field(default="runs/cyclegan", metadata={"help": "TensorBoard runs and the JSON results"})
     figures: str = field(default="docs/img", metadata={"help": "folder for the figures"})
 
@@ -210,7 +212,9 @@ def main(cfg: CycleGANConfig) -> dict:
         if variant not in VARIANTS:
             raise SystemExit(f"--variants takes {list(VARIANTS)}, got {variant!r}")
     jobs = [{"variant": v, "config": asdict(cfg)} for v in ["supervised", *cfg.variants]]
-    threads = max(1, (os.cpu_count() or 1) // max(1, cfg.workers))
+    if cfg.threads is not None and cfg.threads < 1:
+        raise SystemExit(f"--threads must be >= 1, got {cfg.threads}")
+    threads = cfg.threads or max(1, (os.cpu_count() or 1) // max(1, cfg.workers))
     for job in jobs:
         job["threads"] = threads
     start = time.perf_counter()

@@ -21,6 +21,14 @@ torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> None:
+    """Each test starts on one torch thread, whatever an earlier test's in-process job set: the cyclegan
+    script's default (the cores per worker) once left two threads behind, and on 2 busy cores the next test,
+    the sparsify sweep, took 103 s instead of 6 s."""
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def kept_records() -> Callable[..., list[dict]]:
     """A loader of the benchmark records kept in docs/records/: ``kept_records(*names)`` gives the records

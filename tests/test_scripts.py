@@ -78,7 +78,7 @@ def test_cyclegan_script_reports_every_variant(tmp_path, capsys):
     from cyclegan import main as cyclegan_main
 
     cfg = CycleGANConfig(steps=2, supervised_steps=2, n_train=8, n_eval=4, maze_size=5, image_size=32,
-                         gen_channels=4, n_blocks=1, disc_channels=4, stds=[0.0, 0.1], workers=1,
+                         gen_channels=4, n_blocks=1, disc_channels=4, stds=[0.0, 0.1], workers=1, threads=1,
                          logdir=str(tmp_path / "runs"), figures=str(tmp_path / "img"))  # fmt: skip
     summary = cyclegan_main(cfg)
     out = capsys.readouterr().out

@@ -79,9 +79,9 @@ class FeatureCover:
             keys[near] = within.to(torch.uint8).argmax(dim=1).cpu().numpy()[near]  # argmax: the first True
         first_new = len(self.nodes)
         for i in np.flatnonzero(keys < 0):  # in order: a new node may be near a later picture of the batch
-            gaps = torch.cdist(features[i : i + 1], self.nodes[first_new:], compute_mode=EXACT)[0]  # (made here,)
-            if bool((gaps <= self.radius).any()):
-                keys[i] = first_new + int((gaps <= self.radius).to(torch.uint8).argmax())
+            near_new = torch.cdist(features[i : i + 1], self.nodes[first_new:], compute_mode=EXACT)[0] <= self.radius
+            if bool(near_new.any()):  # (nodes made in this call,)
+                keys[i] = first_new + int(near_new.to(torch.uint8).argmax())
             else:
                 keys[i] = len(self.nodes)
                 self.nodes = torch.cat([self.nodes, features[i : i + 1]])  # (n + 1, f)

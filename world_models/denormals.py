@@ -3,9 +3,9 @@
 A categorical model that has become sure of its outcomes gives its other outcomes probabilities below
 float32's smallest normal number (about 1.2e-38), and the gradients of its log-softmax carry them.
 Arithmetic on such denormal numbers is far slower on many x86 CPUs: on this suite's Intel Xeon, the
-backward pass of a log-softmax over 400 outcomes with logits a few units apart took 12-15x as long as with
-denormals flushed (docs/BENCHMARKS.md, "MAX's cost on counted states"). Flushing changes only values below
-1.2e-38, which become 0.
+backward pass of a log-softmax over 400 outcomes with logits spread over tens of units took 12-15x as
+long as with denormals flushed (docs/BENCHMARKS.md, "MAX's cost on counted states"). Flushing changes only
+values below 1.2e-38, which become 0.
 """
 
 from __future__ import annotations

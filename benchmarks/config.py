@@ -17,7 +17,7 @@ from benchmarks.vector_runs import VECTOR_METHODS, VECTOR_WORLDS
 SUITES = (
     "env-speed", "max-chain", "ablation", "observed", "worlds", "speed", "sac-speed", "chain", "tune", "sanity",
     "continuous", "pixels", "max-cost", "vectors", "bonus-census", "continuous-ablation", "pixel-tune",
-    "judge-noise", "continuous-knob",
+    "judge-noise", "continuous-knob", "denormals",
 )  # fmt: skip
 CONTINUOUS_WORLDS = {"ant-maze": ANT_MAZE, "half-cheetah": HALF_CHEETAH}
 # scored runs use seeds from here on; tuning (tune, ablation, pixel trials) used seeds 0-4: never scored

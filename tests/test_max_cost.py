@@ -3,7 +3,7 @@
 from benchmarks.config import BenchmarkConfig
 from benchmarks.cost_reports import cost_rows, cost_table, plot_cost, profile_table
 from benchmarks.max_profile import PARTS, profile_max_run
-from benchmarks.suites.worlds import max_cost
+from benchmarks.suites.worlds import denormals, max_cost
 
 
 def test_profile_times_every_part_and_counts_one_refit_per_step():
@@ -68,3 +68,30 @@ def test_cost_suite_quick_end_to_end(tmp_path):
     stored = (tmp_path / "max-cost-runs-quick.jsonl").read_text()
     max_cost(cfg)
     assert (tmp_path / "max-cost-runs-quick.jsonl").read_text() == stored
+
+
+def test_profile_with_denormals_kept_takes_the_same_actions_and_restores_the_flush():
+    """Flushing denormals changes only values below 1.2e-38, so a short chain run makes the same decisions
+    either way; the probe puts the library's flushing back afterwards, and ``max_steps`` caps the run."""
+    import agents.max.tabular as planner
+
+    flush = planner.flushed_denormals
+    kwargs = {"length": 8, "layout_seed": 0}
+    flushed = profile_max_run("maxplore/Chain-v0", kwargs, seed=0, max_episodes=5)
+    kept = profile_max_run("maxplore/Chain-v0", kwargs, seed=0, max_episodes=5, flush_denormals=False)
+    assert planner.flushed_denormals is flush
+    assert kept["actions"] == flushed["actions"] and kept["steps"] == flushed["steps"]
+    assert kept["tried"] == flushed["tried"] == 16  # every pair of the 8-state chain
+    other = profile_max_run("maxplore/Chain-v0", kwargs, seed=1, max_episodes=5)
+    assert other["actions"] != flushed["actions"]  # the digest sees the decisions
+    capped = profile_max_run("maxplore/Chain-v0", kwargs, seed=0, max_episodes=5, max_steps=7)
+    assert capped["steps"] == 7 and capped["tried"] <= 7
+
+
+def test_denormal_suite_tables_both_runs_of_each_world():
+    lines = []
+    results = denormals(BenchmarkConfig(suite="denormals", quick=True, threads=1), emit=lines.append)
+    (row,) = results["rows"]
+    assert row["flushed"]["steps"] == row["kept"]["steps"] > 0
+    table = lines[-1].splitlines()
+    assert table[-1].startswith("| chain L=25, layout 0 |") and table[-1].endswith("| yes |")

@@ -8,6 +8,7 @@ Run it as ``maxplore-benchmark SUITE`` (installed with the package) or ``python 
     python scripts/benchmark.py observed       # MAX over all state indices vs the states seen: mazes, Taxi cost
     python scripts/benchmark.py worlds         # every agent on FrozenLake, CliffWalking, Taxi, mazes: vs perfect memory
     python scripts/benchmark.py max-cost       # where a MAX run's time goes; seconds per run vs reachable pairs
+    python scripts/benchmark.py denormals      # MAX's refits with denormal floats flushed and kept: Taxi, chain
     python scripts/benchmark.py sac-speed      # one imagined SAC step: the lean torch SAC vs Stable-Baselines3's
     python scripts/benchmark.py speed          # batched ensemble vs a Python loop over members
     python scripts/benchmark.py chain          # every agent, L = 10..100, 5 seeds, plots (--quick: < 5 min)
@@ -17,7 +18,7 @@ Run it as ``maxplore-benchmark SUITE`` (installed with the package) or ``python 
     python scripts/benchmark.py pixels         # MAX from pixels vs the DQN family and random in the textured maze
 
 Every suite also writes its raw numbers as JSON under ``--out`` (default ``runs/benchmarks``). The suites
-made of runs (all but env-speed, speed and sac-speed) store each run as it finishes in
+made of runs (all but env-speed, speed, sac-speed and denormals) store each run as it finishes in
 ``<out>/<suite>-runs.jsonl``, keyed by its settings and its agent's resolved hyper-parameters, with the code
 and libraries that made it; a run already stored is not made again, and a table refuses to mix runs of
 different code (``--fresh`` sets a selection of runs aside so they run again; ``--mix-versions`` allows the

@@ -11,7 +11,7 @@ from benchmarks.suites.continuous import continuous, continuous_ablation, contin
 from benchmarks.suites.pixels import bonus_census, pixel_tune, pixels
 from benchmarks.suites.speed import ensemble_speed, env_speed, sac_speed
 from benchmarks.suites.vectors import vectors
-from benchmarks.suites.worlds import max_cost, observed, worlds
+from benchmarks.suites.worlds import denormals, max_cost, observed, worlds
 
 SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "env-speed": env_speed,
@@ -33,7 +33,8 @@ SUITE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "continuous-knob": continuous_knob,
     "pixel-tune": pixel_tune,
     "judge-noise": judge_noise,
+    "denormals": denormals,
 }
-TIMING_SUITES = ("env-speed", "speed", "sac-speed")  # they time this machine in this process
+TIMING_SUITES = ("env-speed", "speed", "sac-speed", "denormals")  # they time this machine in this process
 
 __all__ = ["SUITE_FUNCTIONS", "TIMING_SUITES"]

@@ -165,16 +165,22 @@ def test_the_readme_pixel_figures_are_the_kept_scored_records(kept_records, read
 
 
 def test_the_five_layout_pixel_table_is_the_kept_records(kept_records, readme):
-    runs = kept_records("pixels-runs-406c877.jsonl.gz", "pixels-runs-29129dc-f3add73.jsonl.gz")
+    runs = kept_records(
+        "pixels-runs-406c877.jsonl.gz", "pixels-runs-29129dc-f3add73.jsonl.gz", "pixels-runs-ce05f44.jsonl.gz"
+    )
     assert {r["provenance"]["code"]["source"] for r in kept_records("pixels-runs-29129dc-f3add73.jsonl.gz")} == {
         "42b376c1f9cf"
     }
-    five = pixel_table([r for r in runs if r["method"] in ("max", "rnd", "icm", "random", "max-index")])
+    assert {(r["method"], r["seed"]) for r in kept_records("pixels-runs-ce05f44.jsonl.gz")} == {
+        (m, s) for m in ("bootdqn", "bonusdqn", "bonusdqn-features") for s in (103, 104)
+    }
+    five = pixel_table(runs)
     assert "| MAX from pixels | 5 | 31.0 [31.0, 31.0] | — | 31 (31, 31, 31, 31, 31) | 13, 14, 16, 15, 6 |" in five
     assert "| RND | 5 | 20.0 [18.0, 25.0] | 1.00 [1.00, 1.00] |" in five
     assert "| ICM | 5 | 20.7 [14.3, 23.3] | 1.00 [1.00, 1.00] |" in five
     assert "| random | 5 | 23.3 [16.3, 25.7] | 1.00 [1.00, 1.00] |" in five
-    dqn = pixel_table([r for r in runs if r["seed"] <= 102 and r["method"] in ("max", "bootdqn", "bonusdqn",
-                                                                             "bonusdqn-features")])  # fmt: skip
-    assert "| bonus DQN (feature cells) | 3 | 20.7 [19.0, 23.0] | 1.00 [1.00, 1.00] | 20 (20, 23, 19) |" in dqn
+    assert "| Bootstrapped DQN | 5 | 20.7 [17.3, 23.0] | 1.00 [1.00, 1.00] |" in five
+    assert "| bonus DQN (SimHash) | 5 | 23.0 [17.0, 28.7] | 0.90 [0.70, 1.00] | 24 (26, 24, 16, 19, 31) |" in five
+    assert "| bonus DQN (feature cells) | 5 | 20.3 [17.0, 22.7] | 1.00 [1.00, 1.00] |" in five
     assert "on all five scored layouts 100-104, by episodes 6-16" in readme
+    assert "20.7 (Bootstrapped DQN), 23.0 (bonus DQN with SimHash, which visits all 31 on one layout of five)" in readme

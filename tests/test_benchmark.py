@@ -121,14 +121,26 @@ def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, ca
     assert "needs fewer with probability 0.67 [0.11, 1.00]" in readme and "FrozenLake 4x4 29 against 34" in readme
 
 
-def test_the_readme_taxi_figures_are_the_kept_max_records(kept_records, readme):
-    runs = kept_records("worlds-taxi-max-runs-52c5cd6.jsonl.gz")
-    perfect = {r["seed"]: r["episodes_to_full"] for r in kept_records("worlds-taxi-runs-562ceb1.jsonl.gz")
-               if r["algo"] == "perfect"}  # fmt: skip
-    assert {(r["algo"], r["world"], r["seed"], r["episodes_to_full"]) for r in runs} == {
-        ("max", "Taxi", 100, 31), ("max", "Taxi", 101, 24)
-    }  # fmt: skip
-    assert {r["provenance"]["code"]["commit"][:7] for r in runs} == {"52c5cd6"}
-    assert perfect == {100: 24, 101: 28, 102: 24}
-    assert max(r["episodes_to_full"] for r in runs) <= 1.5 * np.median(list(perfect.values()))  # any third seed
-    assert "(seeds 100 and 101: 31 and 24 episodes, where the perfect-memory explorer needed 24 and 28;" in readme
+def test_the_readme_taxi_figures_are_the_kept_max_records(tmp_path, capsys, kept_records, readme):
+    """The Taxi command over its kept stores finds every run done and prints the README's figures."""
+    from benchmarks.suites.worlds import worlds
+
+    names = ("worlds-taxi-runs-562ceb1.jsonl.gz", "worlds-taxi-max-runs-52c5cd6.jsonl.gz",
+             "worlds-taxi-max-runs-ce05f44.jsonl.gz")  # fmt: skip
+    kept = kept_records(*names)
+    maxes = {
+        (r["seed"], r["episodes_to_full"], r["provenance"]["code"]["commit"][:7]) for r in kept if r["algo"] == "max"
+    }
+    assert maxes == {(100, 31, "52c5cd6"), (101, 24, "52c5cd6"), (102, 32, "ce05f44")}
+    (tmp_path / "worlds-runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    cfg = BenchmarkConfig(suite="worlds", out=str(tmp_path), workers=1, seeds=3, device="cpu",
+                          agents=["max", "perfect"], counted_worlds=["taxi"], tensorboard=False,
+                          mix_versions=True)  # fmt: skip
+    runs = worlds(cfg, emit=print)
+    assert len(runs) == 6 and len((tmp_path / "worlds-runs.jsonl").read_text().splitlines()) == len(kept)
+    out = capsys.readouterr().out
+    assert "| Taxi | 2400 | MAX | 29.0 [24.0, 32.0] | — | 31 (24 to 32) | 3/3 |" in out
+    assert "| Taxi | 2400 | perfect memory | 25.3 [24.0, 28.0] | 0.22 [0.00, 0.67] | 24 (24 to 28) |" in out
+    assert "| Taxi | 31 | 24 | 1.29 | yes |" in out
+    assert "On Taxi-v4 MAX needed 31, 24 and 32 episodes on seeds 100-102 where the perfect-memory" in readme
+    assert "(median 31 against 24, 1.29x; IQM 29.0 [24.0, 32.0] against 25.3 [24.0, 28.0])" in readme

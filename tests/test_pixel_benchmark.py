@@ -184,3 +184,16 @@ def test_the_five_layout_pixel_table_is_the_kept_records(kept_records, readme):
     assert "| bonus DQN (feature cells) | 5 | 20.3 [17.0, 22.7] | 1.00 [1.00, 1.00] |" in five
     assert "on all five scored layouts 100-104, by episodes 6-16" in readme
     assert "20.7 (Bootstrapped DQN), 23.0 (bonus DQN with SimHash, which visits all 31 on one layout of five)" in readme
+
+
+def test_the_fifteen_by_fifteen_pixel_table_is_the_kept_records(kept_records, readme):
+    runs = kept_records("pixels-15-runs-f8fc1d8.jsonl.gz")
+    assert {(r["world"], r["seed"]) for r in runs} == {(w, s) for w in ("maze-15", "rooms-15") for s in (100, 101, 102)}
+    table = pixel_table(runs)
+    assert "| maze-15 (97 free, 50 episodes) | MAX from pixels | 3 | 48.3 [37.0, 60.0] | — | 48 (60, 48, 37) |" in table
+    assert "| maze-15 (97 free, 50 episodes) | RND | 3 | 17.7 [16.0, 21.0] | 1.00 [1.00, 1.00] |" in table
+    assert "| rooms-15 (148 free, 50 episodes) | MAX from pixels | 3 | 138.7 [120.0, 148.0] | — |" in table
+    assert "| rooms-15 (148 free, 50 episodes) | random | 3 | 104.0 [86.0, 138.0] | 0.89 [0.56, 1.00] |" in table
+    assert "| rooms-15 (148 free, 50 episodes) | ICM | 3 | 61.0 [51.0, 69.0] | 1.00 [1.00, 1.00] |" in table
+    assert "MAX from pixels visits IQMs of 48.3 [37.0, 60.0] of the maze's 97 cells (all on no layout)" in readme
+    assert "except 0.89 [0.56, 1.00] against random actions in the rooms" in readme

@@ -102,18 +102,24 @@ def test_worlds_suite_runs_the_named_worlds_only(tmp_path, capsys):
     assert "| CliffWalking | 148 | perfect memory |" in capsys.readouterr().out
 
 
-def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, capsys, kept_records, readme):
-    """The worlds command over its kept store finds every run done and prints the README's figures."""
+def reprint_worlds(tmp_path, capsys, kept, **options):
+    """Run the worlds command over a store holding only ``kept``; check that it ran nothing (the store is
+    unchanged in length) and return its runs and what it printed."""
     from benchmarks.suites.worlds import worlds
 
-    kept = [r for r in kept_records("worlds-runs-562ceb1.jsonl.gz") if r["world"].startswith("FrozenLake")]
     (tmp_path / "worlds-runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
     cfg = BenchmarkConfig(suite="worlds", out=str(tmp_path), workers=1, seeds=3, device="cpu",
-                          agents=["max", "perfect"], counted_worlds=["frozenlake-4x4", "frozenlake-8x8"],
-                          tensorboard=False)  # fmt: skip
+                          agents=["max", "perfect"], tensorboard=False, **options)  # fmt: skip
     runs = worlds(cfg, emit=print)
-    assert len(runs) == 12 and len((tmp_path / "worlds-runs.jsonl").read_text().splitlines()) == len(kept)
-    out = capsys.readouterr().out
+    assert len((tmp_path / "worlds-runs.jsonl").read_text().splitlines()) == len(kept)
+    return runs, capsys.readouterr().out
+
+
+def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, capsys, kept_records, readme):
+    """The worlds command over its kept store finds every run done and prints the README's figures."""
+    kept = [r for r in kept_records("worlds-runs-562ceb1.jsonl.gz") if r["world"].startswith("FrozenLake")]
+    runs, out = reprint_worlds(tmp_path, capsys, kept, counted_worlds=["frozenlake-4x4", "frozenlake-8x8"])
+    assert len(runs) == 12
     assert "| FrozenLake 8x8 slippery | 212 | MAX | 620.7 [462.0, 900.0] | — | 500 (462 to 900) |" in out
     assert "| FrozenLake 8x8 slippery | 212 | perfect memory | 702.0 [471.0, 1094.0] | 0.67 [0.11, 1.00] |" in out
     assert "| FrozenLake 4x4 slippery | 29 | 34 | 0.85 | yes |" in out
@@ -123,8 +129,6 @@ def test_the_readme_frozen_lake_figures_are_the_kept_worlds_records(tmp_path, ca
 
 def test_the_readme_taxi_figures_are_the_kept_max_records(tmp_path, capsys, kept_records, readme):
     """The Taxi command over its kept stores finds every run done and prints the README's figures."""
-    from benchmarks.suites.worlds import worlds
-
     names = ("worlds-taxi-runs-562ceb1.jsonl.gz", "worlds-taxi-max-runs-52c5cd6.jsonl.gz",
              "worlds-taxi-max-runs-ce05f44.jsonl.gz")  # fmt: skip
     kept = kept_records(*names)
@@ -132,13 +136,8 @@ def test_the_readme_taxi_figures_are_the_kept_max_records(tmp_path, capsys, kept
         (r["seed"], r["episodes_to_full"], r["provenance"]["code"]["commit"][:7]) for r in kept if r["algo"] == "max"
     }
     assert maxes == {(100, 31, "52c5cd6"), (101, 24, "52c5cd6"), (102, 32, "ce05f44")}
-    (tmp_path / "worlds-runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
-    cfg = BenchmarkConfig(suite="worlds", out=str(tmp_path), workers=1, seeds=3, device="cpu",
-                          agents=["max", "perfect"], counted_worlds=["taxi"], tensorboard=False,
-                          mix_versions=True)  # fmt: skip
-    runs = worlds(cfg, emit=print)
-    assert len(runs) == 6 and len((tmp_path / "worlds-runs.jsonl").read_text().splitlines()) == len(kept)
-    out = capsys.readouterr().out
+    runs, out = reprint_worlds(tmp_path, capsys, kept, counted_worlds=["taxi"], mix_versions=True)
+    assert len(runs) == 6
     assert "| Taxi | 2400 | MAX | 29.0 [24.0, 32.0] | — | 31 (24 to 32) | 3/3 |" in out
     assert "| Taxi | 2400 | perfect memory | 25.3 [24.0, 28.0] | 0.22 [0.00, 0.67] | 24 (24 to 28) |" in out
     assert "| Taxi | 31 | 24 | 1.29 | yes |" in out

@@ -252,11 +252,10 @@ def denormals(cfg: BenchmarkConfig, emit: Emit = logger.info) -> dict:
     the same actions (flushing changes only values below 1.2e-38)."""
     rows = []
     for name, (env_id, kwargs, budget, cap) in (DENORMAL_PROBES_QUICK if cfg.quick else DENORMAL_PROBES).items():
-        runs = {
-            flush: profile_max_run(env_id, kwargs, seed=0, max_episodes=budget, max_steps=cap, flush_denormals=flush)
+        flushed, kept = (
+            profile_max_run(env_id, kwargs, seed=0, max_episodes=budget, max_steps=cap, flush_denormals=flush)
             for flush in (True, False)
-        }
-        flushed, kept = runs[True], runs[False]
+        )
         rows.append({"world": name, "flushed": flushed, "kept": kept})
         emit(f"{name}: {flushed['seconds']:.1f} s flushed, {kept['seconds']:.1f} s kept")
     lines = [

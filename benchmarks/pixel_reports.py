@@ -76,11 +76,15 @@ def plot_pixel_coverage(runs: list[dict[str, Any]], path: Path) -> None:
 
 def best_settings(runs: list[dict[str, Any]], settings: list[tuple[str, dict[str, Any]]]) -> dict[str, dict]:
     """Per method of ``settings`` (``(method, overrides)`` pairs), the overrides whose runs end with the most
-    free cells visited: the highest median over the tuning layouts, ties broken by the mean."""
-    best: dict[str, tuple[tuple[float, float], dict[str, Any]]] = {}
+    free cells visited: the highest median over the tuning layouts, ties broken by the mean, then by the
+    fewest episodes to visit every free cell (median; a run that never did counts as its budget plus one),
+    then by the order of ``settings``."""
+    best: dict[str, tuple[tuple[float, float, float], dict[str, Any]]] = {}
     for method, overrides in settings:
         cells = _setting_cells(runs, method, overrides)
-        score = (float(np.median(cells)), float(np.mean(cells)))
+        episodes = [r["episodes_to_all_cells"] or len(r["cells_per_episode"]) + 1
+                    for r in _setting_runs(runs, method, overrides)]  # fmt: skip
+        score = (float(np.median(cells)), float(np.mean(cells)), -float(np.median(episodes)))
         if method not in best or score > best[method][0]:
             best[method] = (score, overrides)
     return {method: overrides for method, (_, overrides) in best.items()}
@@ -88,24 +92,34 @@ def best_settings(runs: list[dict[str, Any]], settings: list[tuple[str, dict[str
 
 def tune_table(runs: list[dict[str, Any]], settings: list[tuple[str, dict[str, Any]]]) -> str:
     """Markdown: per ``(method, overrides)`` setting, the free cells its runs visited at the budget (median,
-    min, per layout) and whether it is its method's best (:func:`best_settings`)."""
+    min, per layout), the episode each first visited every free cell (``>budget`` where none did) and
+    whether it is its method's best (:func:`best_settings`)."""
     best = best_settings(runs, settings)
-    lines = ["| method | setting | free cells visited at the budget: median (min), per layout | best of its method |",
-             "| --- | --- | :---: | :---: |"]  # fmt: skip
+    lines = ["| method | setting | free cells visited at the budget: median (min), per layout "
+             "| episodes to all cells, per layout | best of its method |",
+             "| --- | --- | :---: | :---: | :---: |"]  # fmt: skip
     for method, overrides in settings:
         cells = _setting_cells(runs, method, overrides)
+        every = ", ".join(str(r["episodes_to_all_cells"] or f">{len(r['cells_per_episode'])}")
+                          for r in _setting_runs(runs, method, overrides))  # fmt: skip
         setting = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        mark = "yes" if best[method] == overrides else ""
         lines.append(f"| {PIXEL_LABELS[method]} | {setting} | {np.median(cells):g} ({min(cells)}), "
-                     f"{', '.join(map(str, cells))} | {'yes' if best[method] == overrides else ''} |")  # fmt: skip
+                     f"{', '.join(map(str, cells))} | {every} | {mark} |")  # fmt: skip
     return "\n".join(lines)
 
 
-def _setting_cells(runs: list[dict[str, Any]], method: str, overrides: dict[str, Any]) -> list[int]:
-    """Free cells visited at the budget by the runs of ``method`` with ``overrides`` (in layout order)."""
+def _setting_runs(runs: list[dict[str, Any]], method: str, overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs of ``method`` with ``overrides`` in layout order; a ``ValueError`` when there are none."""
     chosen = (
         r for r in runs if r["method"] == method and all(r["overrides"].get(k) == v for k, v in overrides.items())
     )
     group = sorted(chosen, key=lambda r: r["seed"])
     if not group:
         raise ValueError(f"no runs of {method} with {overrides}")
-    return [r["cells_per_episode"][-1] for r in group]
+    return group
+
+
+def _setting_cells(runs: list[dict[str, Any]], method: str, overrides: dict[str, Any]) -> list[int]:
+    """Free cells visited at the budget by the runs of ``method`` with ``overrides`` (in layout order)."""
+    return [r["cells_per_episode"][-1] for r in _setting_runs(runs, method, overrides)]

@@ -119,22 +119,28 @@ def test_every_learning_method_gets_the_same_tuning_budget():
     assert tune_settings(["rnd", "random"]) == [(m, o) for m, o in tune_settings(list(PIXEL_METHODS)) if m == "rnd"]
 
 
-def test_the_tuning_table_picks_the_highest_median_then_the_highest_mean():
+def test_the_tuning_table_picks_the_highest_median_then_the_highest_mean_then_the_fewest_episodes():
     from benchmarks.pixel_reports import best_settings, tune_table
 
-    def run(method, seed, cells, **overrides):
+    def run(method, seed, cells, every=None, **overrides):
         return {"method": method, "seed": seed, "overrides": {"channels": [8, 8], **overrides},
-                "cells_per_episode": [1, cells]}  # fmt: skip
+                "cells_per_episode": [1, cells, cells], "episodes_to_all_cells": every}  # fmt: skip
 
     runs = [run("rnd", 0, 20, ent_coef=0.01), run("rnd", 1, 25, ent_coef=0.01), run("rnd", 2, 22, ent_coef=0.01),
             run("rnd", 0, 22, ent_coef=0.001), run("rnd", 1, 24, ent_coef=0.001), run("rnd", 2, 22, ent_coef=0.001),
-            run("icm", 0, 10, beta=1), run("icm", 1, 31, beta=1)]  # fmt: skip
-    settings = [("rnd", {"ent_coef": 0.01}), ("rnd", {"ent_coef": 0.001}), ("icm", {"beta": 1})]
-    # equal medians (22): the higher mean (22.67 against 22.33) wins
-    assert best_settings(runs, settings) == {"rnd": {"ent_coef": 0.001}, "icm": {"beta": 1}}
+            run("icm", 0, 10, beta=1), run("icm", 1, 31, beta=1),
+            run("max", 0, 31, 3, steps=1), run("max", 1, 31, None, steps=1),  # episodes: 3 and 4 (never: 3 + 1)
+            run("max", 0, 31, 2, steps=2), run("max", 1, 31, 2, steps=2),
+            run("max", 0, 31, 2, steps=3), run("max", 1, 31, 2, steps=3)]  # fmt: skip
+    settings = [("rnd", {"ent_coef": 0.01}), ("rnd", {"ent_coef": 0.001}), ("icm", {"beta": 1}),
+                ("max", {"steps": 1}), ("max", {"steps": 2}), ("max", {"steps": 3})]  # fmt: skip
+    # rnd: equal medians (22), the higher mean (22.67 against 22.33) wins; max: equal cells, the fewest
+    # median episodes to all cells (2 against 3.5) wins, and of two equal settings the first listed
+    assert best_settings(runs, settings) == {"rnd": {"ent_coef": 0.001}, "icm": {"beta": 1}, "max": {"steps": 2}}
     table = tune_table(runs, settings)
-    assert "| RND | ent_coef=0.001 | 22 (22), 22, 24, 22 | yes |" in table
-    assert "| RND | ent_coef=0.01 | 22 (20), 20, 25, 22 |  |" in table
+    assert "| RND | ent_coef=0.001 | 22 (22), 22, 24, 22 | >3, >3, >3 | yes |" in table
+    assert "| RND | ent_coef=0.01 | 22 (20), 20, 25, 22 | >3, >3, >3 |  |" in table
+    assert "| MAX from pixels | steps=1 | 31 (31), 31, 31 | 3, >3 |  |" in table
     with pytest.raises(ValueError, match="no runs of icm"):
         best_settings(runs, [("icm", {"beta": 0.1})])
 

@@ -195,7 +195,8 @@ class BonusDQN(DQN):
     :param hash_bits: SimHash code length (``"simhash"``).
     :param spacing: the feature cover's radius in median real-step lengths (``"features"``; 0.5: one key per
         visited cell on tuning layouts 0-2, where 1.0 began to merge cells; ``benchmark.py bonus-census``).
-    :param encoder_every: real steps between encoder trainings (``"features"``; MAX from pixels' schedule).
+    :param encoder_every: real steps between encoder trainings (``"features"``; MAX from pixels' schedule
+        before its tuning chose 250).
     :param encoder_steps: inverse-dynamics steps per training (``"features"``).
     :param augment_noise: std of the pixel noise on the pictures the encoder trains on (``"features"``).
     :param kwargs: every other argument of ``stable_baselines3.DQN``, by keyword.

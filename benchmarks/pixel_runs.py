@@ -12,15 +12,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-# method -> (agent of agents.registry, observation mode, hyper-parameters)
+# method -> (agent of agents.registry, observation mode, hyper-parameters). The learners' hyper-parameters
+# are the choices of the suite's equal tuning grid (``benchmark.py pixel-tune``: tuning layouts 0-2 of the
+# 9 x 9 maze, records in docs/records/); MAX from pixels' choice is its agent's default.
 PIXEL_METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "max": ("max", "rgb", {}),
     "max-index": ("max", "index", {}),
-    "bootdqn": ("bootdqn", "rgb", {}),
-    "bonusdqn": ("bonusdqn", "rgb", {"bonus": "simhash"}),
-    "bonusdqn-features": ("bonusdqn", "rgb", {"bonus": "features"}),
-    "rnd": ("rnd", "rgb", {}),
-    "icm": ("icm", "rgb", {}),
+    "bootdqn": ("bootdqn", "rgb", {"learning_rate": 1e-3, "target_update_interval": 500}),
+    "bonusdqn": ("bonusdqn", "rgb", {"bonus": "simhash", "learning_rate": 3e-4, "beta": 0.1}),
+    "bonusdqn-features": ("bonusdqn", "rgb", {"bonus": "features"}),  # the grid chose its defaults
+    "rnd": ("rnd", "rgb", {"learning_rate": 1e-3, "ent_coef": 0.001}),
+    "icm": ("icm", "rgb", {"learning_rate": 1e-3, "ent_coef": 0.01}),
     "random": ("random", "index", {}),
 }
 PIXEL_LABELS = {

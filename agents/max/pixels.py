@@ -106,7 +106,9 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
     :param encoder_learning_rate: Adam learning rate of the encoder and its inverse head.
     :param encoder_batch_size: transitions per inverse-dynamics step.
     :param encoder_steps: inverse-dynamics steps at each encoder training.
-    :param encoder_every: train the encoder (and refit a fresh ensemble) every this many real steps.
+    :param encoder_every: train the encoder (and refit a fresh ensemble) every this many real steps (250:
+        the pixels suite's equal tuning grid chose it over 500 on tuning layouts 0-2 of the 9 x 9 maze,
+        docs/BENCHMARKS.md).
     :param augment_noise: std of Gaussian noise (colour units, 0-255) added to every picture the encoder
         trains on, so its features ignore pixel noise (0: none).
     :param ensemble_size: forward models E.
@@ -163,7 +165,7 @@ class PixelMAX(MAX, RealStepLoop, ProgressBarMixin, BaseAlgorithm):
         encoder_learning_rate: float = 1e-3,
         encoder_batch_size: int = 64,
         encoder_steps: int = 300,
-        encoder_every: int = 500,
+        encoder_every: int = 250,
         augment_noise: float = 24.0,
         ensemble_size: int = 5,
         hidden_size: int = 64,

@@ -97,8 +97,9 @@ def tune_settings(methods: list[str]) -> list[tuple[str, dict]]:
 def pixel_tune(cfg: BenchmarkConfig, emit: Emit = logger.info) -> list[dict]:
     """Every setting of :data:`PIXEL_TUNE_GRID` for the methods of ``cfg.pixel_methods`` on tuning layouts
     (``cfg.seeds`` of them from 0, below ``cfg.first_seed``) of the 9 x 9 textured maze at its budget; per
-    setting the free cells visited (median, min) and per method the best setting (highest median, then
-    highest mean). Records are stored in ``<out>/pixel-tune-runs.jsonl``."""
+    setting the free cells visited (median, min) and the episodes to visit every cell, and per method the
+    best setting (:func:`~benchmarks.pixel_reports.best_settings`: the highest median, then the highest
+    mean, then the fewest episodes). Records are stored in ``<out>/pixel-tune-runs.jsonl``."""
     seeds = tuning_seeds(cfg, 1, "tuning uses layouts")
     settings = tune_settings(cfg.pixel_methods)
     quick = {"max": QUICK_PIXEL_MAX}

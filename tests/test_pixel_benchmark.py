@@ -227,3 +227,19 @@ def test_the_pixel_tuning_table_is_the_kept_records_and_its_choices_are_the_suit
     for method, overrides in best_settings(runs, settings).items():  # the suite runs each method's choice
         default = pixel_job(method, "maze-9", 100)["hyperparameters"]
         assert default == pixel_job(method, "maze-9", 100, overrides=overrides)["hyperparameters"], method
+
+
+def test_the_tuned_curiosity_rows_are_the_kept_records(kept_records, readme):
+    tuned = kept_records("pixels-tuned-runs-0f0a17e.jsonl.gz")
+    assert sorted((r["method"], r["seed"]) for r in tuned) == [
+        (m, s) for m in ("icm", "random", "rnd") for s in range(100, 105)
+    ]
+    for r in tuned:  # made with the grid's choices, which are the suite's settings
+        assert r["hyperparameters"] == pixel_job(r["method"], "maze-9", r["seed"])["hyperparameters"]
+    max_runs = [r for r in kept_records("pixels-runs-406c877.jsonl.gz", "pixels-runs-29129dc-f3add73.jsonl.gz")
+                if r["method"] == "max"]  # fmt: skip
+    table = pixel_table(max_runs + tuned)
+    assert "| RND | 5 | 20.7 [17.3, 24.3] | 1.00 [1.00, 1.00] | 21 (17, 25, 21, 18, 23) |" in table
+    assert "| ICM | 5 | 21.3 [19.3, 25.7] | 1.00 [1.00, 1.00] | 21 (20, 21, 23, 19, 27) |" in table
+    assert "| random | 5 | 23.3 [16.3, 25.7] | 1.00 [1.00, 1.00] | 24 (25, 14, 26, 21, 24) |" in table
+    assert "tuned by the equal grid, RND and ICM end at IQMs of 20.7 [17.3, 24.3] and 21.3 [19.3, 25.7]" in readme
